@@ -1,0 +1,533 @@
+/**
+ * The generated install/uninstall scripts against a real nginx, run exactly as local.Command runs
+ * them: `/bin/sh -c <script>` with the payload on stdin.
+ */
+import { spawn, spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as https from "https";
+import * as net from "net";
+import * as path from "path";
+import {
+    InstallFile,
+    InstallScriptInput,
+    RELEASE_HEADER,
+    contentHash,
+    encodePayload,
+    releaseId,
+    renderInstallScript,
+    renderUninstallScript,
+} from "../../components/nginx/install";
+import { versionMessage } from "../../components/nginx/version";
+import { NGINX_BIN, adopt, hasNginx, makeTestDir, startNginx, stopAll } from "../support/nginx";
+import { freePort } from "../support/ports";
+import { FixtureCert, issue, makeHierarchy } from "../support/x509";
+
+const describeNginx = hasNginx() ? describe : describe.skip;
+
+interface RunResult {
+    code: number | null;
+    stdout: string;
+    stderr: string;
+    ms: number;
+}
+
+/**
+ * The shell local.Command uses: `/bin/sh` (dash here). MTLS_TEST_SH and MTLS_TEST_PATH let the same
+ * tests run under another POSIX shell and tool set (e.g. busybox sh with only busybox applets).
+ */
+const SHELL = process.env.MTLS_TEST_SH ?? "/bin/sh";
+const SCRIPT_ENV: NodeJS.ProcessEnv = process.env.MTLS_TEST_PATH ? { ...process.env, PATH: process.env.MTLS_TEST_PATH } : process.env;
+
+/** Runs a command string the way local.Command does: `/bin/sh -c <command>`, stdin piped. */
+function runScript(command: string, stdin: string, env: NodeJS.ProcessEnv = SCRIPT_ENV): Promise<RunResult> {
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+        const child = spawn(SHELL, ["-c", command], { stdio: ["pipe", "pipe", "pipe"], env });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
+        child.stdin.on("error", () => undefined); // the script may exit before reading everything
+        child.stdin.end(stdin);
+    });
+}
+
+function sha256Fingerprint(certPem: string): string {
+    return new crypto.X509Certificate(certPem).fingerprint256.replace(/:/g, "").toLowerCase();
+}
+
+interface Client {
+    ca: string;
+    cert: string;
+    key: string;
+    /** Files for curl. */
+    caFile: string;
+    certFile: string;
+    keyFile: string;
+}
+
+function curl(port: number, client: Client | undefined, extra: string[] = []): { code: string; headers: string } {
+    const args = ["-sS", "-o", "/dev/null", "-D", "-", "-w", "%{http_code}", "--max-time", "5", "--cacert", client?.caFile ?? "/dev/null"];
+    if (client) args.push("--cert", client.certFile, "--key", client.keyFile);
+    args.push(...extra, `https://127.0.0.1:${port}/`);
+    const r = spawnSync("curl", args, { encoding: "utf8" });
+    const out = r.stdout ?? "";
+    return { code: out.slice(-3), headers: out.slice(0, -3) };
+}
+
+/** One request with a fresh TLS handshake: status and served certificate fingerprint. */
+function request(port: number, client: Client, agent: https.Agent): Promise<{ status: number; fingerprint: string; release: string }> {
+    return new Promise((resolve, reject) => {
+        const req = https.request(
+            { host: "127.0.0.1", port, path: "/", method: "GET", ca: client.ca, cert: client.cert, key: client.key, agent, timeout: 5000 },
+            (res) => {
+                const peer = (res.socket as import("tls").TLSSocket).getPeerCertificate();
+                res.resume();
+                res.on("end", () =>
+                    resolve({
+                        status: res.statusCode ?? 0,
+                        fingerprint: (peer?.fingerprint256 ?? "").replace(/:/g, "").toLowerCase(),
+                        release: String(res.headers[RELEASE_HEADER.toLowerCase()] ?? ""),
+                    }),
+                );
+            },
+        );
+        req.on("timeout", () => req.destroy(new Error("timeout")));
+        req.on("error", reject);
+        req.end();
+    });
+}
+
+/** A bounded loop of `concurrency` clients doing new-handshake requests until stopped. */
+function startLoad(port: number, client: Client, concurrency = 4) {
+    const agent = new https.Agent({ keepAlive: false, maxCachedSessions: 0 });
+    let running = true;
+    const stats = { ok: 0, failed: 0, errors: [] as string[], fingerprints: new Set<string>(), releases: new Set<string>() };
+    const worker = async () => {
+        while (running) {
+            try {
+                const r = await request(port, client, agent);
+                if (r.status === 200) {
+                    stats.ok++;
+                    stats.fingerprints.add(r.fingerprint);
+                    stats.releases.add(r.release);
+                } else {
+                    stats.failed++;
+                    stats.errors.push(`HTTP ${r.status}`);
+                }
+            } catch (e) {
+                stats.failed++;
+                stats.errors.push(String((e as Error).message));
+            }
+        }
+    };
+    const workers = Array.from({ length: concurrency }, worker);
+    return {
+        stats,
+        async stop() {
+            running = false;
+            await Promise.all(workers);
+            agent.destroy();
+            return stats;
+        },
+    };
+}
+
+function tempPaths(prefix: string): string {
+    return ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `    ${t}_temp_path ${prefix}/${t}_temp;`).join("\n");
+}
+
+/** A small mTLS server block, as the renderer would write it. */
+function serverBlock(o: { rel: string; id: string; port: number; extraListen?: number; extra?: string }): string {
+    return `    server {
+        listen 127.0.0.1:${o.port} ssl;${o.extraListen ? `\n        listen 127.0.0.1:${o.extraListen} ssl;` : ""}
+        server_name localhost;
+        ssl_certificate ${o.rel}/server.crt;
+        ssl_certificate_key ${o.rel}/server.key;
+        ssl_client_certificate ${o.rel}/client-ca.pem;
+        ssl_verify_client on;
+        add_header ${RELEASE_HEADER} "${o.id}" always;
+        error_page 496 /errors/496.html;
+        location = /errors/496.html { root ${o.rel}; internal; }
+${o.extra ?? ""}
+        location / { return 200 "ok ${o.id}\\n"; }
+    }
+`;
+}
+
+function dedicatedConf(o: { prefix: string; rel: string; id: string; port: number; extraListen?: number; extra?: string }): string {
+    return `worker_processes 2;
+pid ${o.prefix}/logs/nginx.pid;
+error_log ${o.prefix}/logs/error.log info;
+events { worker_connections 512; }
+http {
+    access_log off;
+${tempPaths(o.prefix)}
+${serverBlock(o)}}
+`;
+}
+
+interface Pki {
+    issuer: FixtureCert;
+    client: Client;
+}
+
+async function makePki(dir: string): Promise<Pki> {
+    const { root, issuer } = await makeHierarchy({ name: "Install" });
+    const alice = await issue({ subject: "CN=alice", usage: "client" }, issuer);
+    fs.mkdirSync(dir, { recursive: true });
+    const caFile = path.join(dir, "ca.pem");
+    const certFile = path.join(dir, "alice.crt");
+    const keyFile = path.join(dir, "alice.key");
+    fs.writeFileSync(caFile, root.certPem);
+    fs.writeFileSync(certFile, alice.certPem + (issuer === root ? "" : issuer.certPem));
+    fs.writeFileSync(keyFile, alice.key.privateKeyPem, { mode: 0o600 });
+    return { issuer, client: { ca: root.certPem, cert: alice.certPem, key: alice.key.privateKeyPem, caFile, certFile, keyFile } };
+}
+
+async function serverCert(pki: Pki): Promise<FixtureCert> {
+    return issue({ subject: "CN=localhost", usage: "server", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] }, pki.issuer);
+}
+
+/** The release files of a site: the caller computes the id before rendering the config, like the Site component. */
+function siteFiles(server: FixtureCert, pki: Pki, render: (rel: string, id: string) => { name: string; text: string }, installDir: string, renderInputs: string) {
+    const base: InstallFile[] = [
+        { path: "server.crt", content: server.certPem, mode: 0o644 },
+        { path: "server.key", content: server.key.privateKeyPem, mode: 0o600 },
+        { path: "client-ca.pem", content: pki.client.ca, mode: 0o644 },
+        { path: "errors/496.html", content: "<h1>client certificate required</h1>\n", mode: 0o644 },
+    ];
+    const id = releaseId(base, renderInputs);
+    const conf = render(`${installDir}/releases/${id}`, id);
+    const files = [...base, { path: conf.name, content: conf.text, mode: 0o644 as const }];
+    return { id, files, payload: encodePayload(files), fingerprint: sha256Fingerprint(server.certPem) };
+}
+
+function currentOf(installDir: string): string {
+    return fs.readlinkSync(path.join(installDir, "current")).replace(/^releases\//, "");
+}
+
+afterAll(async () => {
+    await stopAll();
+});
+
+describeNginx("install scripts against a real nginx", () => {
+    let pki: Pki;
+    beforeAll(async () => {
+        pki = await makePki(makeTestDir("install-pki"));
+    });
+
+    describe("dedicated instance", () => {
+        let dir: string;
+        let installDir: string;
+        let prefix: string;
+        let port: number;
+        let input: (id: string, extra?: Partial<InstallScriptInput>) => InstallScriptInput;
+        let v1: ReturnType<typeof siteFiles>;
+        let v2: ReturnType<typeof siteFiles>;
+        const render = (extra: { extraListen?: number; extra?: string } = {}) => (rel: string, id: string) => ({
+            name: "nginx.conf",
+            text: dedicatedConf({ prefix, rel, id, port, ...extra }),
+        });
+
+        beforeAll(async () => {
+            dir = makeTestDir("install-dedicated");
+            installDir = path.join(dir, "site");
+            prefix = path.join(dir, "prefix");
+            port = await freePort();
+            input = (id, extra = {}) => ({
+                installDir,
+                releaseId: id,
+                site: "dedicated",
+                control: { kind: "dedicated", nginxBinary: NGINX_BIN, prefix, confFile: `${installDir}/current/nginx.conf` },
+                sharedListen: false,
+                liveCheck: { host: "127.0.0.1", port, timeoutSeconds: 5 },
+                ...extra,
+            });
+        });
+
+        test("(a) a first install starts nginx and serves the certificate; keys are 0600", async () => {
+            v1 = siteFiles(await serverCert(pki), pki, render(), installDir, "v1");
+            const r = await runScript(renderInstallScript(input(v1.id, { expectedContentHash: contentHash(v1.files) })), v1.payload);
+            expect(r.stderr).toBe("");
+            expect(r.code).toBe(0);
+            adopt(prefix, `${installDir}/current/nginx.conf`);
+            expect(r.stdout).toContain(`release ${v1.id} is live (start; previous: none`);
+            expect(r.stdout).toContain(v1.fingerprint);
+
+            expect(currentOf(installDir)).toBe(v1.id);
+            const rel = path.join(installDir, "releases", v1.id);
+            const mode = (p: string) => fs.statSync(path.join(rel, p)).mode & 0o777;
+            expect(mode("server.key")).toBe(0o600);
+            expect(mode("server.crt")).toBe(0o644);
+            expect(mode("nginx.conf")).toBe(0o644);
+            expect(mode("errors/496.html")).toBe(0o644);
+            expect(mode(".")).toBe(0o755);
+            expect(mode("errors")).toBe(0o755);
+            expect(fs.readFileSync(path.join(rel, "server.key"), "utf8")).toBe(v1.files.find((f) => f.path === "server.key")!.content);
+
+            const withCert = curl(port, pki.client);
+            expect(withCert.code).toBe("200");
+            expect(withCert.headers.toLowerCase()).toContain(`x-mtls-release: ${v1.id}`);
+            const without = curl(port, undefined, ["-k"]);
+            expect(without.code).toBe("400");
+            // The error page is read by the workers (nobody when the master is root): dirs 0755, files 0644.
+            const body = spawnSync("curl", ["-sk", "--max-time", "5", `https://127.0.0.1:${port}/`], { encoding: "utf8" }).stdout;
+            expect(body).toContain("client certificate required");
+        });
+
+        test("(b) an update with a new server certificate swaps, reloads and serves it, with no failed request", async () => {
+            v2 = siteFiles(await serverCert(pki), pki, render(), installDir, "v2");
+            expect(v2.id).not.toBe(v1.id);
+            const load = startLoad(port, pki.client, 4);
+            await new Promise((r) => setTimeout(r, 300));
+            const r = await runScript(renderInstallScript(input(v2.id)), v2.payload);
+            await new Promise((r) => setTimeout(r, 300));
+            const stats = await load.stop();
+            expect(r.stderr).toBe("");
+            expect(r.code).toBe(0);
+            expect(r.stdout).toContain(`release ${v2.id} is live (reload; previous: ${v1.id}`);
+            expect(currentOf(installDir)).toBe(v2.id);
+            expect(stats.errors).toEqual([]);
+            expect(stats.failed).toBe(0);
+            expect(stats.ok).toBeGreaterThan(20);
+            expect([...stats.fingerprints].sort()).toEqual([v1.fingerprint, v2.fingerprint].sort());
+            const after = await request(port, pki.client, new https.Agent({ keepAlive: false, maxCachedSessions: 0 }));
+            expect(after.fingerprint).toBe(v2.fingerprint);
+            expect(after.release).toBe(v2.id);
+            // Current and previous are kept.
+            expect(fs.readdirSync(path.join(installDir, "releases")).sort()).toEqual([v1.id, v2.id].sort());
+        });
+
+        test("(c) a broken update fails with nginx's message, keeps current and the old site", async () => {
+            const broken = siteFiles(await serverCert(pki), pki, render({ extra: `        ssl_crl RELDIR/crl.pem;` }), installDir, "broken");
+            // The config references a crl.pem that is not in the payload.
+            const files = broken.files.map((f) => (f.path === "nginx.conf" ? { ...f, content: f.content.replace("RELDIR", `${installDir}/releases/${broken.id}`) } : f));
+            const r = await runScript(renderInstallScript(input(broken.id)), encodePayload(files));
+            expect(r.code).not.toBe(0);
+            expect(r.stderr).toContain("mtls-nginx: nginx -t rejected the new configuration; the previous configuration is still being served:");
+            expect(r.stderr).toMatch(/crl\.pem.*(No such file|failed)/);
+            expect(r.stdout).toBe("");
+            expect(currentOf(installDir)).toBe(v2.id);
+            expect(fs.existsSync(path.join(installDir, "releases", broken.id))).toBe(false);
+            const still = curl(port, pki.client);
+            expect(still.code).toBe("200");
+            expect(still.headers.toLowerCase()).toContain(`x-mtls-release: ${v2.id}`);
+        });
+
+        test("(d) a config nginx -t accepts but the reload cannot apply is detected, rolled back and fails", async () => {
+            const blocker = net.createServer();
+            await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+            const taken = (blocker.address() as net.AddressInfo).port;
+            try {
+                const bad = siteFiles(await serverCert(pki), pki, render({ extraListen: taken }), installDir, "taken");
+                const r = await runScript(renderInstallScript(input(bad.id)), bad.payload);
+                expect(r.code).not.toBe(0);
+                expect(r.stderr).toContain("restoring the previous release");
+                expect(r.stderr).toContain(`bind() to 127.0.0.1:${taken} failed`);
+                expect(r.stderr).toMatch(/rolled back \(current -> releases\/\w+; nginx reloaded with the previous configuration, which is served again\)/);
+                expect(currentOf(installDir)).toBe(v2.id);
+                expect(fs.existsSync(path.join(installDir, "releases", bad.id))).toBe(false);
+                const still = curl(port, pki.client);
+                expect(still.code).toBe("200");
+                expect(still.headers.toLowerCase()).toContain(`x-mtls-release: ${v2.id}`);
+            } finally {
+                blocker.close();
+            }
+        });
+
+        test("(g) a truncated payload is rejected before anything is swapped", async () => {
+            const v3 = siteFiles(await serverCert(pki), pki, render(), installDir, "v3");
+            const cut = v3.payload.slice(0, Math.floor(v3.payload.length * 0.6));
+            const r = await runScript(renderInstallScript(input(v3.id)), cut);
+            expect(r.code).not.toBe(0);
+            expect(r.stderr).toMatch(/mtls-nginx: payload: truncated after \d file\(s\) \(no end line\); nothing was changed/);
+            const keyB64 = Buffer.from(v3.files.find((f) => f.path === "server.key")!.content).toString("base64");
+            expect(r.stderr).not.toContain(keyB64.slice(0, 40));
+            expect(currentOf(installDir)).toBe(v2.id);
+            expect(fs.readdirSync(path.join(installDir, "releases")).sort()).toEqual([v1.id, v2.id].sort());
+            expect(fs.existsSync(path.join(installDir, ".lock"))).toBe(false);
+            // A payload without its last line (the end line) too.
+            const noEnd = v3.payload.split("\n").slice(0, -2).join("\n") + "\n";
+            const r2 = await runScript(renderInstallScript(input(v3.id)), noEnd);
+            expect(r2.code).not.toBe(0);
+            expect(r2.stderr).toContain("no end line");
+            expect(currentOf(installDir)).toBe(v2.id);
+            expect(curl(port, pki.client).code).toBe("200");
+        });
+
+        test("running the same release again changes nothing and reloads nothing", async () => {
+            const pid = fs.readFileSync(path.join(prefix, "logs", "nginx.pid"), "utf8").trim();
+            const r = await runScript(renderInstallScript(input(v2.id)), v2.payload);
+            expect(r.stderr).toBe("");
+            expect(r.code).toBe(0);
+            expect(r.stdout).toContain(`release ${v2.id} is live (none; previous: ${v1.id}; release dir yes)`);
+            expect(fs.readlinkSync(path.join(installDir, "previous"))).toBe(`releases/${v1.id}`);
+            expect(fs.readFileSync(path.join(prefix, "logs", "nginx.pid"), "utf8").trim()).toBe(pid);
+        });
+
+        test("rolling back to the previous release by installing it again reuses its directory", async () => {
+            const r = await runScript(renderInstallScript(input(v1.id)), v1.payload);
+            expect(r.stderr).toBe("");
+            expect(r.code).toBe(0);
+            expect(r.stdout).toContain(`release ${v1.id} is live (reload; previous: ${v2.id}; release dir yes)`);
+            expect(curl(port, pki.client).headers.toLowerCase()).toContain(`x-mtls-release: ${v1.id}`);
+        });
+
+        test("(f) uninstall leaves a site another release owns, and removes its own", async () => {
+            // The resource that installed v2 is deleted after a replacement installed v1: no-op.
+            const stale = await runScript(renderUninstallScript(input(v2.id)), "");
+            expect(stale.code).toBe(0);
+            expect(stale.stdout).toContain("another deployment owns the site now; leaving it in place");
+            expect(curl(port, pki.client).code).toBe("200");
+
+            const pid = Number(fs.readFileSync(path.join(prefix, "logs", "nginx.pid"), "utf8").trim());
+            const r = await runScript(renderUninstallScript(input(v1.id)), "");
+            expect(r.stderr).toBe("");
+            expect(r.code).toBe(0);
+            expect(r.stdout).toContain(`removed release ${v1.id}`);
+            expect(r.stdout).toContain(`stopped nginx (pid ${pid})`);
+            expect(() => process.kill(pid, 0)).toThrow();
+            expect(fs.existsSync(path.join(installDir, "current"))).toBe(false);
+            expect(fs.existsSync(path.join(installDir, "releases"))).toBe(false);
+            expect(curl(port, pki.client).code).toBe("000");
+
+            const again = await runScript(renderUninstallScript(input(v1.id)), "");
+            expect(again.code).toBe(0);
+            expect(again.stdout).toContain("nothing to remove");
+        });
+    });
+
+    test("(e) system mode: a private main nginx includes the site through the include link, reloaded by a user command", async () => {
+        const dir = makeTestDir("install-system");
+        const prefix = path.join(dir, "nginx");
+        const installDir = path.join(dir, "site");
+        const confD = path.join(prefix, "conf.d");
+        fs.mkdirSync(path.join(prefix, "logs"), { recursive: true, mode: 0o755 });
+        fs.mkdirSync(confD, { recursive: true, mode: 0o755 });
+        const mainPort = await freePort();
+        const port = await freePort();
+        const mainConf = path.join(prefix, "nginx.conf");
+        fs.writeFileSync(
+            mainConf,
+            `worker_processes 1;
+pid ${prefix}/logs/nginx.pid;
+error_log ${prefix}/logs/error.log info;
+events { worker_connections 256; }
+http {
+    access_log off;
+${tempPaths(prefix)}
+    server { listen 127.0.0.1:${mainPort}; location / { return 200 "main\\n"; } }
+    include ${confD}/*.conf;
+}
+`,
+        );
+        const main = await startNginx(prefix, mainConf);
+        const includeLink = path.join(confD, "mtls-site.conf");
+        const input = (id: string): InstallScriptInput => ({
+            installDir,
+            releaseId: id,
+            site: "system-site",
+            control: {
+                kind: "system",
+                nginxBinary: NGINX_BIN,
+                includeLink,
+                nginxArgs: ["-p", prefix, "-c", mainConf],
+                reload: { command: `${NGINX_BIN} -p '${prefix}' -c '${mainConf}' -s reload` },
+                errorLog: path.join(prefix, "logs", "error.log"),
+            },
+            // The real Debian nginx 1.22.1 carries the CVE-2025-23419 backport: "refuse" lets it through.
+            sharedListen: true,
+            versionPolicy: "refuse",
+            liveCheck: { port, serverName: "localhost", timeoutSeconds: 5 },
+        });
+        const render = (extra = "") => (rel: string, id: string) => ({ name: "site.conf", text: serverBlock({ rel, id, port, extra }) });
+
+        const s1 = siteFiles(await serverCert(pki), pki, render(), installDir, "s1");
+        const r1 = await runScript(renderInstallScript(input(s1.id)), s1.payload);
+        expect(r1.stderr).toBe("");
+        expect(r1.code).toBe(0);
+        expect(r1.stdout).toContain(`release ${s1.id} is live (reload; previous: none`);
+        expect(r1.stdout).toContain("(CVE-2025-23419 fix: distribution)");
+        expect(fs.readlinkSync(includeLink)).toBe(`${installDir}/current/site.conf`);
+        expect(curl(port, pki.client).code).toBe("200");
+        expect(curl(port, undefined, ["-k"]).code).toBe("400");
+        expect(spawnSync("curl", ["-s", `http://127.0.0.1:${mainPort}/`], { encoding: "utf8" }).stdout).toBe("main\n");
+
+        const s2 = siteFiles(await serverCert(pki), pki, render(), installDir, "s2");
+        const r2 = await runScript(renderInstallScript(input(s2.id)), s2.payload);
+        expect(r2.stderr).toBe("");
+        expect(r2.code).toBe(0);
+        expect(r2.stdout).toContain(`release ${s2.id} is live (reload; previous: ${s1.id}`);
+        expect(curl(port, pki.client).headers.toLowerCase()).toContain(`x-mtls-release: ${s2.id}`);
+
+        // Broken: tested after the swap (the main config includes current), swapped back on failure.
+        const broken = siteFiles(await serverCert(pki), pki, render("        ssl_crl /nonexistent/crl.pem;"), installDir, "s3");
+        const r3 = await runScript(renderInstallScript(input(broken.id)), broken.payload);
+        expect(r3.code).not.toBe(0);
+        expect(r3.stderr).toContain("mtls-nginx: nginx -t rejected the new configuration; the previous configuration is still being served:");
+        expect(r3.stderr).toContain("/nonexistent/crl.pem");
+        expect(r3.stderr).toContain(`rolled back (current -> releases/${s2.id})`);
+        expect(currentOf(installDir)).toBe(s2.id);
+        expect(curl(port, pki.client).headers.toLowerCase()).toContain(`x-mtls-release: ${s2.id}`);
+
+        const u = await runScript(renderUninstallScript(input(s2.id)), "");
+        expect(u.stderr).toBe("");
+        expect(u.code).toBe(0);
+        expect(u.stdout).toContain(`removed ${includeLink} and reloaded nginx`);
+        expect(fs.existsSync(includeLink)).toBe(false);
+        expect(fs.existsSync(installDir)).toBe(false);
+        const deadline = Date.now() + 5000;
+        while (curl(port, pki.client).code !== "000" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        expect(curl(port, pki.client).code).toBe("000");
+        expect(main.pid()).toBeDefined();
+        expect(spawnSync("curl", ["-s", `http://127.0.0.1:${mainPort}/`], { encoding: "utf8" }).stdout).toBe("main\n");
+    });
+
+    test("(h) version policy: an unfixed nginx on a shared listen address is refused, or installed with a warning", async () => {
+        const dir = makeTestDir("install-version");
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin, { mode: 0o755 });
+        const stub = path.join(bin, "nginx");
+        fs.writeFileSync(stub, `#!/bin/sh\nif [ "$1" = "-v" ]; then echo "nginx version: nginx/1.24.0" >&2; exit 0; fi\nexec ${NGINX_BIN} "$@"\n`, { mode: 0o755 });
+        const installDir = path.join(dir, "site");
+        const prefix = path.join(dir, "prefix");
+        const port = await freePort();
+        const v = siteFiles(await serverCert(pki), pki, (rel, id) => ({ name: "nginx.conf", text: dedicatedConf({ prefix, rel, id, port }) }), installDir, "h");
+        const input = (versionPolicy: "refuse" | "warn"): InstallScriptInput => ({
+            installDir,
+            releaseId: v.id,
+            site: "version",
+            control: { kind: "dedicated", nginxBinary: stub, prefix, confFile: `${installDir}/current/nginx.conf` },
+            sharedListen: true,
+            versionPolicy,
+            liveCheck: { port, serverName: "localhost" },
+        });
+
+        const refused = await runScript(renderInstallScript(input("refuse")), v.payload);
+        expect(refused.code).not.toBe(0);
+        expect(refused.stderr).toBe(`mtls-nginx: ${versionMessage("refuse", "1.24.0")}\n`);
+        expect(refused.stderr).toContain("upgrade nginx to 1.26.3+");
+        expect(refused.stderr).toContain("dedicated listen address/port");
+        expect(fs.existsSync(installDir)).toBe(false);
+
+        const warned = await runScript(renderInstallScript(input("warn")), v.payload);
+        expect(warned.stderr).toBe(`mtls-nginx: warning: ${versionMessage("warn", "1.24.0")}\n`);
+        expect(warned.code).toBe(0);
+        adopt(prefix, `${installDir}/current/nginx.conf`);
+        expect(warned.stdout).toContain("nginx 1.24.0 (CVE-2025-23419 fix: none)");
+        expect(curl(port, pki.client).code).toBe("200");
+
+        // Not shared: the same nginx is fine even with "refuse".
+        const dedicated = await runScript(renderInstallScript({ ...input("refuse"), sharedListen: false }), v.payload);
+        expect(dedicated.stderr).toBe("");
+        expect(dedicated.code).toBe(0);
+
+        const u = await runScript(renderUninstallScript(input("warn")), "");
+        expect(u.code).toBe(0);
+        expect(u.stdout).toContain("stopped nginx");
+    });
+});
