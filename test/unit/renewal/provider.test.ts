@@ -91,3 +91,16 @@ describe("renewal schedule provider", () => {
         }
     });
 });
+
+describe("renewal schedule provider, as the engine calls it", () => {
+    it("does not mistake the sentinel inside its own serialized __provider for an unknown input", async () => {
+        const clock = fakeClock("2026-01-01T00:00:00Z");
+        const provider = createRenewalScheduleProvider(clock.now);
+        const sf = await pulumi.runtime.serializeFunction(() => provider);
+        expect(sf.text).toContain(UNKNOWN);
+        const { id, outs } = await provider.create!(inputs);
+        clock.set("2026-01-01T00:00:01Z");
+        const news = { ...inputs, __provider: sf.text };
+        expect(await provider.diff!(id, { ...outs, __provider: sf.text } as any, news)).toEqual({ changes: false, replaces: [] });
+    });
+});
