@@ -1,0 +1,60 @@
+import { X509Certificate, createHash } from "crypto";
+
+/** Facts about one certificate, in the forms nginx and people use. */
+export interface CertificateFacts {
+    /** Serial in hex as nginx's `$ssl_client_serial` prints it: upper case, no colons. */
+    serialHex: string;
+    /** SHA-256 of the DER, lower-case hex without colons. */
+    fingerprintSha256: string;
+    /** SHA-1 of the DER, lower-case hex without colons: nginx's `$ssl_client_fingerprint`. */
+    fingerprintSha1: string;
+    notBefore: string;
+    notAfter: string;
+    subject: string;
+    issuer: string;
+    isCa: boolean;
+}
+
+const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Splits a PEM bundle into its certificates (normalized, each ending in a newline). */
+export function splitCertificates(pem: string): string[] {
+    return (pem.match(PEM_CERT_RE) ?? []).map((block) => block.trim() + "\n");
+}
+
+/** Joins PEM blocks into one bundle, one block per entry, no blank lines, skipping empties. */
+export function joinPem(blocks: ReadonlyArray<string | undefined>): string {
+    return blocks
+        .filter((b): b is string => !!b && b.trim().length > 0)
+        .map((b) => b.trim() + "\n")
+        .join("");
+}
+
+export function certificateFacts(pem: string): CertificateFacts {
+    const blocks = splitCertificates(pem);
+    if (blocks.length === 0) {
+        throw new Error("no PEM certificate found");
+    }
+    const cert = new X509Certificate(blocks[0]);
+    return {
+        serialHex: cert.serialNumber.toUpperCase().replace(/^0+(?=.)/, ""),
+        fingerprintSha256: createHash("sha256").update(cert.raw).digest("hex"),
+        fingerprintSha1: createHash("sha1").update(cert.raw).digest("hex"),
+        notBefore: new Date(cert.validFrom).toISOString(),
+        notAfter: new Date(cert.validTo).toISOString(),
+        subject: cert.subject.split("\n").join(", "),
+        issuer: cert.issuer.split("\n").join(", "),
+        isCa: cert.ca,
+    };
+}
+
+/** Colon-separated upper-case form of a hex fingerprint, as browsers and keychains show it. */
+export function colonHex(hex: string): string {
+    return hex.toUpperCase().replace(/(..)(?=.)/g, "$1:");
+}
+
+/** CA certificates that go beside a leaf: the chain without the root, unless the root is wanted too. */
+export function chainForLeaf(chainPem: string, rootPem: string, includeRoot: boolean): string {
+    const root = splitCertificates(rootPem)[0];
+    return joinPem(splitCertificates(chainPem).filter((c) => includeRoot || c !== root));
+}

@@ -1,0 +1,257 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { RenewalPolicyArgs } from "../renewal/policy";
+import { Duration } from "../util/duration";
+import { InputError } from "../util/errors";
+import { chainForLeaf, joinPem } from "./certInfo";
+import { issuedFacts, renewableKey, validityHours } from "./issuance";
+import { CertificateIssuer } from "./issuer";
+import { KeyAlgorithm } from "./keyAlgorithm";
+import { LeafSettings, resolveLeafSettings } from "./leafSettings";
+import { Pkcs12Bundle } from "./pkcs12/bundle";
+import { Pkcs12Profile } from "./pkcs12/pfx";
+import { validatePkcs12Password, validatePkcs12Profile } from "./pkcs12/password";
+import { validateCommonName, validateDnField, validateDnsNames, validateEmail, validateUris } from "./validation";
+
+/** Client certificates last a year by default: re-importing a bundle into browsers is a chore, and renewal at 2/3 leaves four months to hand out the new one. */
+export const DEFAULT_CLIENT_VALIDITY: Duration = "365d";
+
+export interface Pkcs12Options {
+    /**
+     * `compat` (3DES + SHA-1 MAC: imports on macOS Keychain, iOS, Android, older Windows, Java 8) or
+     * `modern` (PBES2 AES-256 + SHA-256 MAC).
+     * @default "compat"
+     */
+    profile?: Pkcs12Profile;
+    /**
+     * Password of the bundle (a secret; printable ASCII). Without one a random password of
+     * 24 alphanumerics (~143 bits) is generated and kept across renewals.
+     * @default generated
+     */
+    password?: pulumi.Input<string>;
+    /**
+     * The name keychains and browsers show for the bundle.
+     * @default the common name
+     */
+    friendlyName?: string;
+    /**
+     * Also put the root CA certificate in the bundle (some importers want the whole chain).
+     * @default false
+     */
+    includeRoot?: boolean;
+}
+
+export interface ClientCertificateArgs {
+    /** The CA that signs the certificate (a `CertificateAuthority`, or your own `CertificateIssuer`). */
+    issuer: CertificateIssuer;
+    /** Subject common name (CN), at most 64 characters, e.g. "alice". */
+    commonName: string;
+    /**
+     * Subject organization (O).
+     * @default unset
+     */
+    organization?: string;
+    /**
+     * Subject organizational unit (OU).
+     * @default unset
+     */
+    organizationalUnit?: string;
+    /**
+     * E-mail addresses, written as `mailto:` URI SANs. (@pulumi/tls cannot write rfc822Name SANs, and
+     * its LocallySignedCert drops a subject emailAddress, so a URI is the one place an address survives.)
+     * @default []
+     */
+    emailAddresses?: string[];
+    /**
+     * URI SANs, e.g. SPIFFE IDs.
+     * @default []
+     */
+    uris?: string[];
+    /**
+     * DNS SANs (for machine clients).
+     * @default []
+     */
+    dnsNames?: string[];
+    /**
+     * Key algorithm.
+     * @default "ECDSA-P256"
+     */
+    keyAlgorithm?: KeyAlgorithm;
+    /**
+     * Validity of each certificate; must not exceed the issuer's.
+     * @default "365d"
+     */
+    validity?: Duration;
+    /**
+     * When to renew.
+     * @default at 2/3 of the lifetime, with a new key
+     */
+    renewal?: RenewalPolicyArgs;
+    /**
+     * Bump to re-issue now (e.g. after a lost laptop, together with revoking the old serial).
+     * @default 0
+     */
+    generation?: number;
+    /**
+     * The PKCS#12 bundle for browsers and keychains; `false` to skip it.
+     * @default { profile: "compat" }
+     */
+    pkcs12?: Pkcs12Options | false;
+}
+
+export interface ClientCertificateSettings extends LeafSettings {
+    commonName: string;
+    subject: { organization?: string; organizationalUnit?: string };
+    uris: string[];
+    dnsNames: string[];
+    pkcs12?: { profile: Pkcs12Profile; friendlyName: string; includeRoot: boolean };
+}
+
+export function resolveClientCertificateArgs(args: ClientCertificateArgs, input = "client"): ClientCertificateSettings {
+    if (!args || typeof args !== "object" || !args.issuer) {
+        throw new InputError(`${input}.issuer`, "no issuer given", "pass the CertificateAuthority (or CertificateIssuer) that signs the certificate");
+    }
+    const commonName = validateCommonName(args.commonName, `${input}.commonName`);
+    const leaf = resolveLeafSettings(args, DEFAULT_CLIENT_VALIDITY, args.issuer, input);
+    if (args.emailAddresses !== undefined && !Array.isArray(args.emailAddresses)) {
+        throw new InputError(`${input}.emailAddresses`, "not a list", 'use a list of addresses, e.g. ["alice@example.com"]');
+    }
+    const emails = (args.emailAddresses ?? []).map((e, i) => validateEmail(e, `${input}.emailAddresses[${i}]`)!);
+    let pkcs12: ClientCertificateSettings["pkcs12"];
+    if (args.pkcs12 !== false) {
+        const p = args.pkcs12 ?? {};
+        const profile = validatePkcs12Profile(p.profile ?? "compat", `${input}.pkcs12.profile`);
+        if (typeof p.password === "string") {
+            validatePkcs12Password(p.password, `${input}.pkcs12.password`);
+        }
+        const friendlyName = validateDnField(p.friendlyName ?? commonName, `${input}.pkcs12.friendlyName`, "friendly name")!;
+        pkcs12 = { profile, friendlyName, includeRoot: p.includeRoot ?? false };
+    }
+    return {
+        ...leaf,
+        commonName,
+        subject: {
+            organization: validateDnField(args.organization, `${input}.organization`, "organization"),
+            organizationalUnit: validateDnField(args.organizationalUnit, `${input}.organizationalUnit`, "organizational unit"),
+        },
+        uris: [...validateUris(args.uris, `${input}.uris`), ...emails.map((e) => `mailto:${e}`)],
+        dnsNames: validateDnsNames(args.dnsNames, `${input}.dnsNames`),
+        pkcs12,
+    };
+}
+
+/**
+ * A client certificate (extended key usage clientAuth only) signed by the issuer, renewed before
+ * expiry, with its PKCS#12 bundle for browsers and keychains.
+ */
+export class ClientCertificate extends pulumi.ComponentResource {
+    /** The client certificate (PEM). */
+    readonly certPem: pulumi.Output<string>;
+    /** The client private key (PEM, secret). */
+    readonly keyPem: pulumi.Output<string>;
+    /** CA certificates above the leaf, issuing CA first, root last. */
+    readonly chainPem: pulumi.Output<string>;
+    /** Leaf followed by the intermediates (no root): what a client presents. */
+    readonly fullChainPem: pulumi.Output<string>;
+    /** Serial as nginx's `$ssl_client_serial` shows it (upper-case hex). */
+    readonly serialHex: pulumi.Output<string>;
+    readonly fingerprintSha256: pulumi.Output<string>;
+    /** SHA-1 fingerprint, as nginx's `$ssl_client_fingerprint` shows it. */
+    readonly fingerprintSha1: pulumi.Output<string>;
+    /** Subject DN, e.g. "CN=alice, O=Example". */
+    readonly subject: pulumi.Output<string>;
+    readonly notBefore: pulumi.Output<string>;
+    readonly notAfter: pulumi.Output<string>;
+    /** When the certificate will be renewed, from its real notBefore/notAfter and the policy. */
+    readonly renewAt: pulumi.Output<string>;
+    /** PKCS#12 bundle, base64 (secret); undefined when pkcs12 is false. */
+    readonly pkcs12Base64?: pulumi.Output<string>;
+    /** Password of the PKCS#12 bundle (secret). */
+    readonly pkcs12Password?: pulumi.Output<string>;
+    readonly settings: ClientCertificateSettings;
+
+    constructor(name: string, args: ClientCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
+        const settings = resolveClientCertificateArgs(args);
+        super("mtls-nginx:pki:ClientCertificate", name, {}, opts);
+        this.settings = settings;
+        settings.warnings.forEach((w) => pulumi.log.warn(w, this));
+        const issuer = args.issuer;
+
+        const { key, rotation } = renewableKey(name, this, {
+            keyAlgorithm: settings.keyAlgorithm,
+            validityMs: settings.validityMs,
+            policy: settings.policy,
+            anchor: issuer.fingerprintSha256,
+            generation: settings.generation,
+        });
+        const csr = new tls.CertRequest(
+            `${name}-csr`,
+            {
+                privateKeyPem: key.privateKeyPem,
+                subject: { commonName: settings.commonName, ...settings.subject },
+                uris: settings.uris,
+                dnsNames: settings.dnsNames,
+            },
+            rotation,
+        );
+        const cert = new tls.LocallySignedCert(
+            `${name}-cert`,
+            {
+                certRequestPem: csr.certRequestPem,
+                caCertPem: issuer.certPem,
+                caPrivateKeyPem: issuer.keyPem,
+                validityPeriodHours: validityHours(settings.validityMs),
+                allowedUses: ["digital_signature", "client_auth"],
+                setSubjectKeyId: true,
+            },
+            rotation,
+        );
+
+        const { facts, renewAt } = issuedFacts(cert.certPem, settings.policy);
+        this.certPem = cert.certPem;
+        this.keyPem = pulumi.secret(key.privateKeyPem);
+        this.chainPem = issuer.chainPem;
+        const intermediates = pulumi.all([issuer.chainPem, issuer.rootCertPem]).apply(([chain, root]) => chainForLeaf(chain, root, false));
+        this.fullChainPem = pulumi.all([cert.certPem, intermediates]).apply(([leaf, rest]) => joinPem([leaf, rest]));
+        this.serialHex = facts.apply((f) => f.serialHex);
+        this.fingerprintSha256 = facts.apply((f) => f.fingerprintSha256);
+        this.fingerprintSha1 = facts.apply((f) => f.fingerprintSha1);
+        this.subject = facts.apply((f) => f.subject);
+        this.notBefore = facts.apply((f) => f.notBefore);
+        this.notAfter = facts.apply((f) => f.notAfter);
+        this.renewAt = renewAt;
+
+        if (settings.pkcs12) {
+            const p12 = settings.pkcs12;
+            const bundleChain = p12.includeRoot ? issuer.chainPem.apply((c) => joinPem([c])) : intermediates;
+            const bundle = new Pkcs12Bundle(
+                `${name}-pkcs12`,
+                {
+                    privateKeyPem: key.privateKeyPem,
+                    certificatePem: cert.certPem,
+                    chainPem: bundleChain,
+                    password: args.pkcs12 ? args.pkcs12.password : undefined,
+                    profile: p12.profile,
+                    friendlyName: p12.friendlyName,
+                },
+                { parent: this },
+            );
+            this.pkcs12Base64 = pulumi.secret(bundle.pfxBase64);
+            this.pkcs12Password = pulumi.secret(bundle.password);
+        }
+
+        this.registerOutputs({
+            certPem: this.certPem,
+            keyPem: this.keyPem,
+            chainPem: this.chainPem,
+            serialHex: this.serialHex,
+            fingerprintSha256: this.fingerprintSha256,
+            fingerprintSha1: this.fingerprintSha1,
+            notBefore: this.notBefore,
+            notAfter: this.notAfter,
+            renewAt: this.renewAt,
+            pkcs12Base64: this.pkcs12Base64,
+            pkcs12Password: this.pkcs12Password,
+        });
+    }
+}

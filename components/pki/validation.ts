@@ -1,0 +1,137 @@
+/**
+ * Validators for certificate subjects, names and SANs. Pure: each throws an InputError that names
+ * the input and the fix, or returns the normalized value.
+ */
+import * as net from "net";
+import { InputError } from "../util/errors";
+
+/** RFC 5280 upper bound for CN, O, OU (ub-common-name etc.). */
+export const MAX_DN_FIELD_LENGTH = 64;
+
+// Control characters (C0, DEL, C1) never belong in a certificate subject or SAN.
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+
+export function validateCommonName(value: unknown, input: string): string {
+    if (typeof value !== "string" || value.trim().length === 0) {
+        throw new InputError(input, "the common name is empty", "give a non-empty common name (CN), e.g. the person's or service's name");
+    }
+    return validateDnField(value, input, "common name")!;
+}
+
+/** Optional subject fields (O, OU, L, ST): at most 64 characters, no control characters. */
+export function validateDnField(value: unknown, input: string, what = "subject field"): string | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== "string") {
+        throw new InputError(input, `the ${what} is not a string`, "use a string");
+    }
+    if (value.length > MAX_DN_FIELD_LENGTH) {
+        throw new InputError(input, `the ${what} is ${value.length} characters long; RFC 5280 allows at most ${MAX_DN_FIELD_LENGTH}`, `shorten it to ${MAX_DN_FIELD_LENGTH} characters or fewer`);
+    }
+    if (CONTROL_CHARS.test(value)) {
+        throw new InputError(input, `the ${what} contains control characters`, "remove newlines, tabs and other control characters");
+    }
+    if (value !== value.trim()) {
+        throw new InputError(input, `the ${what} has leading or trailing spaces`, "trim the value");
+    }
+    return value;
+}
+
+/** ISO 3166 two-letter country code, as X.509 requires. */
+export function validateCountry(value: unknown, input: string): string | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== "string" || !/^[A-Z]{2}$/.test(value)) {
+        throw new InputError(input, `${JSON.stringify(value)} is not a two-letter country code`, 'use an upper-case ISO 3166 code such as "DE" or "US"');
+    }
+    return value;
+}
+
+/**
+ * Names of clients and components: used in Pulumi resource names and file names (`<name>.p12`),
+ * so lower-case letters, digits, `-`, `_` and `.`; 1 to 63 characters; starting with a letter or digit.
+ */
+export function validateResourceName(value: unknown, input: string): string {
+    if (typeof value !== "string" || !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(value)) {
+        throw new InputError(
+            input,
+            `${JSON.stringify(value)} is not a valid name`,
+            "use 1-63 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit (it becomes part of resource and file names)",
+        );
+    }
+    return value;
+}
+
+/** Duplicate names in a list, reported on the second occurrence. */
+export function validateUniqueNames(names: ReadonlyArray<string>, input: (index: number) => string): void {
+    const seen = new Map<string, number>();
+    names.forEach((name, index) => {
+        const first = seen.get(name);
+        if (first !== undefined) {
+            throw new InputError(input(index), `duplicate name ${JSON.stringify(name)} (also at index ${first})`, "give every entry a unique name");
+        }
+        seen.set(name, index);
+    });
+}
+
+const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
+
+/** A DNS name per RFC 1123, optionally with a single leading `*.` wildcard label. */
+export function isDnsName(value: string): boolean {
+    if (value.length === 0 || value.length > 253) return false;
+    const labels = value.split(".");
+    return labels.every((label, i) => (i === 0 && label === "*" && labels.length > 2) || DNS_LABEL.test(label));
+}
+
+export function validateDnsNames(values: unknown, input: string): string[] {
+    if (values === undefined) return [];
+    if (!Array.isArray(values)) {
+        throw new InputError(input, "not a list", 'use a list of DNS names, e.g. ["mtls.example.com"]');
+    }
+    return values.map((v, i) => {
+        if (typeof v !== "string" || !isDnsName(v)) {
+            throw new InputError(`${input}[${i}]`, `${JSON.stringify(v)} is not a DNS name`, "use an RFC 1123 host name such as mtls.example.com (a leading *. wildcard is allowed)");
+        }
+        return v.toLowerCase();
+    });
+}
+
+export function validateIpAddresses(values: unknown, input: string): string[] {
+    if (values === undefined) return [];
+    if (!Array.isArray(values)) {
+        throw new InputError(input, "not a list", 'use a list of IP addresses, e.g. ["127.0.0.1"]');
+    }
+    return values.map((v, i) => {
+        if (typeof v !== "string" || net.isIP(v) === 0) {
+            throw new InputError(`${input}[${i}]`, `${JSON.stringify(v)} is not an IP address`, "use an IPv4 or IPv6 literal such as 127.0.0.1 or ::1");
+        }
+        return v;
+    });
+}
+
+export function validateEmail(value: unknown, input: string): string | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== "string" || !/^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+\.[^\s@<>()",;:\\[\]]+$/.test(value) || value.length > 128) {
+        throw new InputError(input, `${JSON.stringify(value)} is not an e-mail address`, "use a plain address such as alice@example.com");
+    }
+    return value;
+}
+
+export function validateUris(values: unknown, input: string): string[] {
+    if (values === undefined) return [];
+    if (!Array.isArray(values)) {
+        throw new InputError(input, "not a list", 'use a list of URIs, e.g. ["spiffe://example.org/alice"]');
+    }
+    return values.map((v, i) => {
+        let ok = false;
+        if (typeof v === "string" && !/\s/.test(v)) {
+            try {
+                ok = new URL(v).protocol.length > 1;
+            } catch {
+                ok = false;
+            }
+        }
+        if (!ok) {
+            throw new InputError(`${input}[${i}]`, `${JSON.stringify(v)} is not an absolute URI`, "use an absolute URI with a scheme, such as spiffe://example.org/alice or https://example.org/users/alice");
+        }
+        return v as string;
+    });
+}
