@@ -1,0 +1,274 @@
+import * as pulumi from "@pulumi/pulumi";
+import { HostTarget } from "./nginx/hostTarget";
+import { SiteDefinition } from "./nginx/release";
+import { NginxSite } from "./nginx/site";
+import { CertificateAuthority, CertificateAuthorityArgs, resolveCertificateAuthorityArgs } from "./pki/certificateAuthority";
+import { ClientCertificate, ClientCertificateArgs, resolveClientCertificateArgs } from "./pki/clientCertificate";
+import { CertificateIssuer } from "./pki/issuer";
+import {
+    providedServerCertificate,
+    ProvidedServerCertificateArgs,
+    resolveServerCertificateArgs,
+    ServerCertificate,
+    ServerCertificateArgs,
+    ServerTlsMaterial,
+} from "./pki/serverCertificate";
+import { validateResourceName, validateUniqueNames } from "./pki/validation";
+import { cadenceFindings, CadenceSubject } from "./renewal/cadence";
+import { renewalWindowMs } from "./renewal/policy";
+import { CertificateRevocation, CertificateRevocationArgs } from "./revocation/certificateRevocation";
+import { IssuedCertificateArgs } from "./revocation/revocationList";
+import { now as clockNow } from "./util/clock";
+import { Duration, parseDuration } from "./util/duration";
+import { InputError } from "./util/errors";
+
+/** A client as declared in MtlsNginxArgs: a ClientCertificate without its issuer, with a name. */
+export interface ClientSpec extends Omit<ClientCertificateArgs, "issuer" | "commonName"> {
+    /** Unique name: resource names (`<component>-client-<name>`), bundle file names, the revocation ledger. */
+    name: string;
+    /**
+     * Subject common name.
+     * @default the name
+     */
+    commonName?: string;
+}
+
+/** The server certificate: issued by our CA for the given names, or brought by the user. */
+export type ServerSpec = Omit<ServerCertificateArgs, "issuer"> | { provided: ProvidedServerCertificateArgs };
+
+export interface MtlsNginxRevocationArgs extends Omit<CertificateRevocationArgs, "ca" | "issued"> {
+    /**
+     * Turn revocation (CRLs in nginx) on or off.
+     * @default true
+     */
+    enabled?: boolean;
+}
+
+export interface MtlsNginxArgs {
+    /** The CA: arguments for a new CertificateAuthority, or an existing one (shared by several sites). */
+    ca: CertificateAuthorityArgs | CertificateAuthority;
+    /** The server certificate: `{ dnsNames, ipAddresses }` to issue one from the CA, or `{ provided: { certificatePem, privateKeyPem } }`. */
+    server: ServerSpec;
+    /** The clients allowed in; removing one revokes its certificates. */
+    clients: ClientSpec[];
+    /**
+     * Revocation settings (CRLs per CA, explicit revocations, superseded certificates).
+     * @default { enabled: true, crlValidity: "7d", revokeSuperseded: false }
+     */
+    revocation?: MtlsNginxRevocationArgs;
+    /**
+     * How often `pulumi up` runs (a nightly CI job by default); previews warn when one missed run could
+     * let a certificate or CRL lapse.
+     * @default "24h"
+     */
+    cadence?: Duration;
+    /**
+     * The nginx site. `siteName` defaults to the component name, `serverNames` to the server certificate's names.
+     */
+    site: Omit<SiteDefinition, "siteName" | "serverNames" | "verifyDepth"> & { siteName?: string; serverNames?: string[] };
+    /** Where nginx runs. */
+    target: HostTarget;
+}
+
+/** The parts of an issuer the leaf validators need, before the CA exists. */
+function issuerLimits(ca: CertificateAuthorityArgs | CertificateAuthority): CertificateIssuer {
+    if (ca instanceof CertificateAuthority) return ca;
+    const settings = resolveCertificateAuthorityArgs(ca, "ca");
+    const issuing = settings.intermediate ?? settings.root;
+    return {
+        displayName: issuing.commonName,
+        validityMs: issuing.validityMs,
+        renewalWindowMs: renewalWindowMs(issuing.validityMs, issuing.policy),
+    } as CertificateIssuer;
+}
+
+/** Settings validated at construction. */
+interface Resolved {
+    cadenceMs: number;
+    siteName: string;
+    serverNames: string[];
+}
+
+function resolve(name: string, args: MtlsNginxArgs): Resolved {
+    if (!args || typeof args !== "object") {
+        throw new InputError(name, "no arguments", "pass { ca, server, clients, site, target }");
+    }
+    for (const key of ["ca", "server", "clients", "site", "target"] as const) {
+        if (args[key] === undefined || args[key] === null) {
+            throw new InputError(key, "is required", key === "clients" ? "pass a list of clients (may be empty)" : `give the ${key} settings`);
+        }
+    }
+    if (!Array.isArray(args.clients)) {
+        throw new InputError("clients", "is not a list", 'pass a list such as [{ name: "alice" }]');
+    }
+    args.clients.forEach((c, i) => validateResourceName(c?.name, `clients[${i}].name`));
+    validateUniqueNames(
+        args.clients.map((c) => c.name),
+        (i) => `clients[${i}].name`,
+    );
+    const revoked = (args.revocation?.revocations ?? []).map((r) => r.client).filter((c): c is string => typeof c === "string");
+    args.clients.forEach((c, i) => {
+        if (revoked.includes(c.name)) {
+            throw new InputError(
+                `clients[${i}].name`,
+                `client ${JSON.stringify(c.name)} is both declared and revoked by name in revocation.revocations`,
+                "remove the client from clients to revoke it (its certificates stay on the CRL until they expire), or revoke one certificate by serial and bump the client's generation to re-issue",
+            );
+        }
+    });
+    // Validate every child's arguments now, with the input paths of this component's args, so one
+    // preview reports e.g. `clients[2].commonName` before anything is registered.
+    if (!(args.ca instanceof CertificateAuthority)) {
+        resolveCertificateAuthorityArgs(args.ca, "ca");
+    }
+    const limits = issuerLimits(args.ca);
+    args.clients.forEach((c, i) => {
+        const { name: clientName, commonName, ...rest } = c;
+        resolveClientCertificateArgs({ ...rest, issuer: limits, commonName: commonName ?? clientName }, `clients[${i}]`);
+    });
+    if (!("provided" in args.server)) {
+        resolveServerCertificateArgs({ ...args.server, issuer: limits }, "server");
+    }
+    const cadenceMs = parseDuration(args.cadence ?? "24h", "cadence");
+    const siteName = args.site.siteName ?? name;
+    const server = args.server as { dnsNames?: string[]; ipAddresses?: string[] };
+    const serverNames = args.site.serverNames ?? [...(server.dnsNames ?? []), ...(server.ipAddresses ?? [])];
+    if (serverNames.length === 0) {
+        throw new InputError("site.serverNames", "no server names", "give site.serverNames (a brought certificate has no names we can read at preview time)");
+    }
+    return { cadenceMs, siteName, serverNames };
+}
+
+/**
+ * Mutual TLS in front of nginx, from one args object: the CA (optionally with an intermediate), the
+ * server certificate, the clients and their PKCS#12 bundles, revocation, renewal and the nginx site on
+ * its target. Its parts (`ca`, `clients`, `site`...) are exposed so a larger program can reuse them.
+ */
+export class MtlsNginx extends pulumi.ComponentResource {
+    readonly ca: CertificateAuthority;
+    /** The issued server certificate (undefined when brought). */
+    readonly serverCertificate?: ServerCertificate;
+    /** What nginx presents. */
+    readonly server: ServerTlsMaterial;
+    /** Clients by name. */
+    readonly clients: Record<string, ClientCertificate>;
+    readonly revocation?: CertificateRevocation;
+    readonly site: NginxSite;
+    /** The https URL of the site. */
+    readonly url: string;
+    /** The root CA certificate clients trust for the server (when issued by our CA). */
+    readonly caCertPem: pulumi.Output<string>;
+    /** The CA certificates nginx trusts for clients (current and retired). */
+    readonly trustBundlePem: pulumi.Output<string>;
+    /** The earliest renewAt among the certificates managed here (ISO-8601), and what it belongs to. */
+    readonly nextRenewal: pulumi.Output<{ at: string; certificate: string }>;
+    /** Earliest CRL nextUpdate (ISO-8601), when revocation is on. */
+    readonly crlNextUpdate?: pulumi.Output<string>;
+
+    constructor(name: string, args: MtlsNginxArgs, opts?: pulumi.ComponentResourceOptions) {
+        const resolved = resolve(name, args);
+        super("mtls-nginx:index:MtlsNginx", name, {}, opts);
+
+        this.ca = args.ca instanceof CertificateAuthority ? args.ca : new CertificateAuthority(`${name}-ca`, args.ca, { parent: this });
+        const ca = this.ca;
+
+        if ("provided" in args.server) {
+            this.server = providedServerCertificate(args.server.provided, "server.provided");
+        } else {
+            this.serverCertificate = new ServerCertificate(`${name}-server`, { ...args.server, issuer: ca }, { parent: this });
+            this.server = this.serverCertificate;
+        }
+
+        this.clients = {};
+        args.clients.forEach((spec) => {
+            const { name: clientName, commonName, ...rest } = spec;
+            this.clients[clientName] = new ClientCertificate(`${name}-client-${clientName}`, { ...rest, issuer: ca, commonName: commonName ?? clientName }, { parent: this });
+        });
+
+        const revocationOn = args.revocation?.enabled ?? true;
+        if (revocationOn) {
+            const { enabled: _enabled, ...revocationArgs } = args.revocation ?? {};
+            const issued: IssuedCertificateArgs[] = Object.entries(this.clients).map(([clientName, c]) => ({ name: clientName, certPem: c.certPem }));
+            if (this.serverCertificate) {
+                // "~" cannot appear in client names, so the server never collides with a client.
+                issued.push({ name: "~server", certPem: this.serverCertificate.certPem });
+            }
+            this.revocation = new CertificateRevocation(`${name}-revocation`, { ...revocationArgs, ca, issued }, { parent: this });
+            this.crlNextUpdate = this.revocation.nextUpdate;
+        }
+        this.trustBundlePem = this.revocation?.trustBundlePem ?? ca.trustBundlePem;
+
+        const { siteName: _siteName, serverNames: _serverNames, ...site } = args.site;
+        this.site = new NginxSite(
+            `${name}-site`,
+            {
+                site: { ...site, siteName: resolved.siteName, serverNames: resolved.serverNames, verifyDepth: ca.verifyDepth },
+                server: this.server,
+                clientCaPem: this.trustBundlePem,
+                crlPem: this.revocation?.crlPem,
+                target: args.target,
+            },
+            { parent: this },
+        );
+        this.url = this.site.url;
+        this.caCertPem = ca.rootCertPem;
+
+        const renewals: { certificate: string; renewAt: pulumi.Output<string>; notAfter: pulumi.Output<string> }[] = [
+            { certificate: `root CA ${ca.root.settings.commonName}`, renewAt: ca.root.renewAt, notAfter: ca.root.facts.apply((f) => f.notAfter) },
+            ...(ca.intermediate
+                ? [{ certificate: `intermediate CA ${ca.intermediate.settings.commonName}`, renewAt: ca.intermediate.renewAt, notAfter: ca.intermediate.facts.apply((f) => f.notAfter) }]
+                : []),
+            ...(this.serverCertificate ? [{ certificate: "server certificate", renewAt: this.serverCertificate.renewAt, notAfter: this.serverCertificate.notAfter }] : []),
+            ...Object.entries(this.clients).map(([clientName, c]) => ({ certificate: `client ${clientName}`, renewAt: c.renewAt, notAfter: c.notAfter })),
+        ];
+        this.nextRenewal = pulumi
+            .all(renewals.map((r) => r.renewAt))
+            .apply((times) => times.map((at, i) => ({ at, certificate: renewals[i].certificate })).sort((a, b) => a.at.localeCompare(b.at))[0]);
+
+        this.warnAboutCadence(resolved.cadenceMs, renewals);
+        this.registerOutputs({ url: this.url, caCertPem: this.caCertPem, trustBundlePem: this.trustBundlePem, nextRenewal: this.nextRenewal, crlNextUpdate: this.crlNextUpdate });
+    }
+
+    /** Warns (at preview) when one missed run could let a certificate or a CRL lapse. */
+    private warnAboutCadence(cadenceMs: number, renewals: { certificate: string; renewAt: pulumi.Output<string>; notAfter: pulumi.Output<string> }[]) {
+        // Policy level, known at construction (so even the first preview warns): a renewal window
+        // shorter than two runs is a problem whatever the dates.
+        const windows: [string, number, number][] = [
+            [renewals[0].certificate, this.ca.root.settings.validityMs, renewalWindowMs(this.ca.root.settings.validityMs, this.ca.root.settings.policy)],
+            ...(this.ca.intermediate ? [[renewals[1].certificate, this.ca.intermediate.settings.validityMs, renewalWindowMs(this.ca.intermediate.settings.validityMs, this.ca.intermediate.settings.policy)] as [string, number, number]] : []),
+            ...(this.serverCertificate ? [["server certificate", this.serverCertificate.settings.validityMs, renewalWindowMs(this.serverCertificate.settings.validityMs, this.serverCertificate.settings.policy)] as [string, number, number]] : []),
+            ...Object.entries(this.clients).map(([n, c]) => [`client ${n}`, c.settings.validityMs, renewalWindowMs(c.settings.validityMs, c.settings.policy)] as [string, number, number]),
+            ...(this.revocation ? [["CRL", this.revocation.crlValidityMs, this.revocation.crlValidityMs / 2] as [string, number, number]] : []),
+        ];
+        const start = clockNow();
+        const policyFindings = cadenceFindings(
+            windows.map(([what, validity, window]) => ({
+                kind: what === "CRL" ? ("crl" as const) : ("certificate" as const),
+                name: what,
+                actAt: new Date(start.getTime() + validity - window),
+                deadline: new Date(start.getTime() + validity),
+            })),
+            start,
+            cadenceMs,
+        );
+        policyFindings.forEach((f) => pulumi.log.warn(f.message, this));
+        const reported = new Set(policyFindings.map((f) => f.subject));
+
+        // Date level: what the current certificates and CRLs say (known unless being replaced in this preview).
+        // (Outputs carry ISO strings: a Date inside an Output does not survive unwrapping.)
+        const subjects: pulumi.Output<{ kind: "certificate" | "crl"; name: string; actAt: string; deadline: string }>[] = renewals.map((r) =>
+            pulumi.all([r.renewAt, r.notAfter]).apply(([actAt, deadline]) => ({ kind: "certificate" as const, name: r.certificate, actAt, deadline })),
+        );
+        if (this.revocation) {
+            subjects.push(
+                pulumi.all([this.revocation.refreshAt, this.revocation.nextUpdate]).apply(([actAt, deadline]) => ({ kind: "crl" as const, name: "CRL", actAt, deadline })),
+            );
+        }
+        pulumi.all(subjects).apply((all) => {
+            const dated: CadenceSubject[] = all.map((s) => ({ ...s, actAt: new Date(s.actAt), deadline: new Date(s.deadline) }));
+            cadenceFindings(dated, clockNow(), cadenceMs)
+                .filter((f) => !reported.has(f.subject))
+                .forEach((f) => pulumi.log.warn(f.message, this));
+        });
+    }
+}

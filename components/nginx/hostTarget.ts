@@ -1,0 +1,168 @@
+/**
+ * Host targets: the local machine (local.Command) or a host over SSH (remote.Command). Pure settings
+ * resolution lives here; the Site component wires it to command resources.
+ */
+import type * as command from "@pulumi/command";
+import type * as pulumi from "@pulumi/pulumi";
+import { InputError, throwIfAny } from "../util/errors";
+import { InstallScriptInput, NginxControl, UninstallScriptInput } from "./install";
+import { dedicatedPaths } from "./release";
+import { SiteSpec } from "./siteSpec";
+import { VersionPolicy } from "./version";
+
+/** A private nginx for this site alone, started and reloaded by the install script (no root needed). */
+export interface DedicatedNginxArgs {
+    kind: "dedicated";
+    /**
+     * Path of the nginx binary on the target.
+     * @default "/usr/sbin/nginx"
+     */
+    binary?: string;
+}
+
+/** The host's own nginx: the site is linked into its include directory and nginx is reloaded. */
+export interface SystemNginxArgs {
+    kind: "system";
+    /**
+     * Path of the nginx binary on the target.
+     * @default "/usr/sbin/nginx"
+     */
+    binary?: string;
+    /**
+     * The symlink the main nginx.conf includes (inside `http {}`).
+     * @default "/etc/nginx/conf.d/mtls-<siteName>.conf"
+     */
+    includeLink?: string;
+    /**
+     * How to reload: `nginx -s reload`, `systemctl reload <unit>`, or your own command.
+     * @default "systemctl"
+     */
+    reload?: "signal" | "systemctl" | { command: string };
+    /**
+     * The systemd unit for `reload: "systemctl"`.
+     * @default "nginx"
+     */
+    systemdUnit?: string;
+    /**
+     * nginx's error log, whose tail is printed when a reload fails.
+     * @default "/var/log/nginx/error.log"
+     */
+    errorLog?: string;
+}
+
+interface HostTargetCommon {
+    /**
+     * Absolute directory on the target for releases (`releases/<id>/`) and the `current` link.
+     * @default local: required; ssh: "/etc/nginx/mtls/<siteName>"
+     */
+    installDir?: string;
+    /**
+     * Which nginx serves the site.
+     * @default local: { kind: "dedicated" }; ssh: { kind: "system" }
+     */
+    nginx?: DedicatedNginxArgs | SystemNginxArgs;
+    /**
+     * Run the install script through `sudo -n` (for a system nginx owned by root).
+     * @default false
+     */
+    sudo?: boolean;
+    /**
+     * What to do with an nginx build lacking the CVE-2025-23419 fix when the site shares its
+     * address:port with other server blocks: refuse to install, or warn.
+     * @default "refuse"
+     */
+    versionPolicy?: VersionPolicy;
+    /**
+     * Whether other server blocks share the site's address:port (decides whether CVE-2025-23419 matters).
+     * @default false for a dedicated instance, true for a system nginx
+     */
+    sharedListen?: boolean;
+    /**
+     * Where the install script connects to confirm the new certificate is served.
+     * @default the listen address when it is specific, else 127.0.0.1; 10 s
+     */
+    liveCheck?: { host?: string; timeoutSeconds?: number };
+}
+
+/** The machine running `pulumi up`. */
+export interface LocalHostTarget extends HostTargetCommon {
+    kind: "local";
+}
+
+/** A host reached over SSH. */
+export interface SshHostTarget extends HostTargetCommon {
+    kind: "ssh";
+    /** SSH connection (host, user, privateKey as a secret...). */
+    connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+}
+
+export type HostTarget = LocalHostTarget | SshHostTarget;
+
+export interface HostTargetSettings {
+    kind: "local" | "ssh";
+    installDir: string;
+    dedicated: boolean;
+    script: Omit<InstallScriptInput, "releaseId" | "expectedContentHash">;
+}
+
+/** Resolves a host target against the site, applying defaults; InputErrors name `input`. */
+export function resolveHostTarget(target: HostTarget, spec: SiteSpec, input = "target"): HostTargetSettings {
+    const errors: InputError[] = [];
+    const kind = target?.kind;
+    if (kind !== "local" && kind !== "ssh") {
+        throw new InputError(`${input}.kind`, `${JSON.stringify(kind)} is not a host target`, `use "local" or "ssh" (or "docker" for a container)`);
+    }
+    if (kind === "ssh" && !(target as SshHostTarget).connection) {
+        errors.push(new InputError(`${input}.connection`, "no SSH connection given", "pass { host, user, privateKey } (the key as a secret)"));
+    }
+    const nginx = target.nginx ?? (kind === "local" ? { kind: "dedicated" as const } : { kind: "system" as const });
+    if (nginx.kind !== "dedicated" && nginx.kind !== "system") {
+        errors.push(new InputError(`${input}.nginx.kind`, `${JSON.stringify((nginx as { kind: unknown }).kind)} is not an nginx mode`, `use "dedicated" or "system"`));
+    }
+    const installDir = target.installDir ?? (kind === "ssh" ? `/etc/nginx/mtls/${spec.siteName}` : undefined);
+    if (installDir === undefined) {
+        errors.push(new InputError(`${input}.installDir`, "no install directory given", "give an absolute directory for the site's files, e.g. /home/me/mtls-nginx/.dev/nginx"));
+    } else if (typeof installDir !== "string" || !installDir.startsWith("/")) {
+        errors.push(new InputError(`${input}.installDir`, `${JSON.stringify(installDir)} is not an absolute path`, "use an absolute directory such as /opt/mtls-nginx/site"));
+    }
+    throwIfAny(errors);
+
+    const dedicated = nginx.kind === "dedicated";
+    const dir = installDir as string;
+    let control: NginxControl;
+    if (nginx.kind === "dedicated") {
+        const d = dedicatedPaths(dir);
+        control = { kind: "dedicated", nginxBinary: nginx.binary, prefix: d.prefix, confFile: d.confFile, pidFile: d.pidFile, errorLog: d.errorLog };
+    } else {
+        control = {
+            kind: "system",
+            nginxBinary: nginx.binary,
+            includeLink: nginx.includeLink ?? `/etc/nginx/conf.d/mtls-${spec.siteName}.conf`,
+            reload: nginx.reload ?? "systemctl",
+            systemdUnit: nginx.systemdUnit,
+            errorLog: nginx.errorLog,
+        };
+    }
+    const wildcard = (spec.listen.address === "0.0.0.0" || spec.listen.address === "*" || spec.listen.address === "::");
+    const serverName = spec.serverNames.find((n) => !n.startsWith("*")) ?? spec.serverNames[0]?.replace(/^\*/, "check");
+    const script: HostTargetSettings["script"] = {
+        installDir: dir,
+        site: spec.siteName,
+        control,
+        sudo: target.sudo ?? false,
+        versionPolicy: target.versionPolicy ?? "refuse",
+        sharedListen: target.sharedListen ?? !dedicated,
+        liveCheck: {
+            host: target.liveCheck?.host ?? (wildcard ? "127.0.0.1" : spec.listen.address),
+            port: spec.listen.port,
+            serverName,
+            timeoutSeconds: target.liveCheck?.timeoutSeconds,
+        },
+    };
+    return { kind, installDir: dir, dedicated, script };
+}
+
+/** The uninstall part of a script input. */
+export function uninstallInput(s: InstallScriptInput): UninstallScriptInput {
+    return { installDir: s.installDir, releaseId: s.releaseId, site: s.site, control: s.control, sudo: s.sudo, lockTimeoutSeconds: s.lockTimeoutSeconds };
+}

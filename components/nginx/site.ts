@@ -1,0 +1,111 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { ServerTlsMaterial } from "../pki/serverCertificate";
+import { InputError } from "../util/errors";
+import { HostTarget, HostTargetSettings, resolveHostTarget, uninstallInput } from "./hostTarget";
+import { InstallScriptInput, renderInstallScript, renderUninstallScript, validateInstallScriptInput } from "./install";
+import { buildSiteRelease, SiteDefinition, SiteRelease, validateSiteDefinition } from "./release";
+import { shWrap } from "./shell";
+
+export interface NginxSiteArgs {
+    /** The site: server names, listen address, mode (proxy or static), allowlists, error pages... (see SiteSpecInput). */
+    site: SiteDefinition;
+    /** The server certificate and key (issued by ServerCertificate, or brought with providedServerCertificate). */
+    server: ServerTlsMaterial;
+    /** CA certificates advertised to clients and trusted for verification (`ssl_client_certificate`). */
+    clientCaPem: pulumi.Input<string>;
+    /**
+     * CA certificates trusted but not advertised (`ssl_trusted_certificate`).
+     * @default none
+     */
+    trustedCaPem?: pulumi.Input<string>;
+    /**
+     * CRLs for every CA in the client chain (`ssl_crl`); nginx re-reads them on reload, which every
+     * change triggers.
+     * @default none (no revocation checking)
+     */
+    crlPem?: pulumi.Input<string>;
+    /** Where nginx runs: the local machine or an SSH host. */
+    target: HostTarget;
+}
+
+/**
+ * An nginx mTLS site on a host. Renders the config and files (one release per content hash), then a
+ * command resource installs them: staged and swapped atomically, `nginx -t`, graceful reload,
+ * confirmation that the new certificate is served, and rollback on any failure. Key material travels
+ * on the command's stdin (secret), never in the command string, and is never logged.
+ */
+export class NginxSite extends pulumi.ComponentResource {
+    /** The id of the release the site serves (a content hash). */
+    readonly releaseId: pulumi.Output<string>;
+    /** The rendered site config (no key material). */
+    readonly siteConf: pulumi.Output<string>;
+    /** The https URL of the site. */
+    readonly url: string;
+    /** Resolved target settings. */
+    readonly target: HostTargetSettings;
+    /** The command that installs and reloads. */
+    readonly installer: command.local.Command | command.remote.Command;
+
+    constructor(name: string, args: NginxSiteArgs, opts?: pulumi.ComponentResourceOptions) {
+        if (!args || !args.site || !args.target) {
+            throw new InputError(name, "site and target are required", "pass { site, server, clientCaPem, target }");
+        }
+        const hasCrl = args.crlPem !== undefined;
+        const hasTrusted = args.trustedCaPem !== undefined;
+        const placeholderSpec = validateSiteDefinition(args.site, { installDir: args.target.installDir ?? "/placeholder", dedicated: false }, { trustedCa: hasTrusted, crl: hasCrl }, "site");
+        const target = resolveHostTarget(args.target, placeholderSpec, "target");
+        validateSiteDefinition(args.site, { installDir: target.installDir, dedicated: target.dedicated }, { trustedCa: hasTrusted, crl: hasCrl }, "site");
+        validateInstallScriptInput({ ...target.script, releaseId: "0000000000000000" });
+        super("mtls-nginx:nginx:Site", name, {}, opts);
+        this.target = target;
+
+        const layout = { installDir: target.installDir, dedicated: target.dedicated };
+        const release: pulumi.Output<SiteRelease> = pulumi
+            .all([args.server.fullChainPem, args.server.keyPem, args.clientCaPem, args.trustedCaPem, args.crlPem])
+            .apply(([serverFullChainPem, serverKeyPem, clientCaPem, trustedCaPem, crlPem]) =>
+                buildSiteRelease(args.site, { serverFullChainPem, serverKeyPem, clientCaPem, trustedCaPem, crlPem }, layout),
+            );
+        // Hashes of the content (key included) and the config (paths only) carry no secret.
+        this.releaseId = pulumi.unsecret(release.apply((r) => r.releaseId));
+        const contentHash = pulumi.unsecret(release.apply((r) => r.contentHash));
+        this.siteConf = pulumi.unsecret(release.apply((r) => r.siteConf));
+        const payload = pulumi.secret(release.apply((r) => r.payload));
+
+        const scriptInput = pulumi.all([this.releaseId, contentHash]).apply(
+            ([releaseId, expectedContentHash]): InstallScriptInput => ({ ...target.script, releaseId, expectedContentHash }),
+        );
+        const installScript = scriptInput.apply(renderInstallScript);
+        const uninstallScript = scriptInput.apply((s) => renderUninstallScript(uninstallInput(s)));
+        const common = {
+            create: installScript,
+            update: installScript,
+            delete: uninstallScript,
+            stdin: payload,
+            triggers: [contentHash],
+            logging: "none" as const,
+            addPreviousOutputInEnv: false,
+        };
+        if (args.target.kind === "ssh") {
+            this.installer = new command.remote.Command(
+                `${name}-install`,
+                {
+                    ...common,
+                    // The login shell of the SSH user may not be POSIX: run the script under /bin/sh.
+                    create: installScript.apply((s) => shWrap(s)),
+                    update: installScript.apply((s) => shWrap(s)),
+                    delete: uninstallScript.apply((s) => shWrap(s)),
+                    connection: args.target.connection,
+                },
+                { parent: this },
+            );
+        } else {
+            this.installer = new command.local.Command(`${name}-install`, common, { parent: this });
+        }
+
+        const host = placeholderSpec.serverNames[0] ?? "localhost";
+        const port = placeholderSpec.listen.port;
+        this.url = `https://${host.replace(/^\*\./, "")}${port === 443 ? "" : `:${port}`}/`;
+        this.registerOutputs({ releaseId: this.releaseId, siteConf: this.siteConf, url: this.url });
+    }
+}
