@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HostTarget } from "./nginx/hostTarget";
 import { SiteDefinition } from "./nginx/release";
-import { NginxSite } from "./nginx/site";
+import { NginxSite, resolveNginxSiteArgs } from "./nginx/site";
 import { CertificateAuthority, CertificateAuthorityArgs, resolveCertificateAuthorityArgs } from "./pki/certificateAuthority";
 import { ClientCertificate, ClientCertificateArgs, resolveClientCertificateArgs } from "./pki/clientCertificate";
 import { CertificateIssuer } from "./pki/issuer";
@@ -17,7 +17,7 @@ import { validateResourceName, validateUniqueNames } from "./pki/validation";
 import { cadenceFindings, CadenceSubject } from "./renewal/cadence";
 import { renewalWindowMs } from "./renewal/policy";
 import { CertificateRevocation, CertificateRevocationArgs } from "./revocation/certificateRevocation";
-import { IssuedCertificateArgs } from "./revocation/revocationList";
+import { IssuedCertificateArgs, validateRevocationListArgs } from "./revocation/revocationList";
 import { now as clockNow } from "./util/clock";
 import { Duration, parseDuration } from "./util/duration";
 import { InputError } from "./util/errors";
@@ -136,6 +136,15 @@ function resolve(name: string, args: MtlsNginxArgs): Resolved {
     if (serverNames.length === 0) {
         throw new InputError("site.serverNames", "no server names", "give site.serverNames (a brought certificate has no names we can read at preview time)");
     }
+    const revocationOn = args.revocation?.enabled ?? true;
+    if (revocationOn) {
+        const { enabled: _enabled, crlValidity, ...revocation } = args.revocation ?? {};
+        if (crlValidity !== undefined) parseDuration(crlValidity, "revocation.crlValidity");
+        validateRevocationListArgs({ issuerCertPem: "-", issuerKeyPem: "-", issued: [], ...revocation }, "revocation");
+    }
+    const verifyDepth = args.ca instanceof CertificateAuthority ? args.ca.verifyDepth : args.ca.intermediate ? 2 : 1;
+    const { siteName: _s, serverNames: _n, ...site } = args.site;
+    resolveNginxSiteArgs({ site: { ...site, siteName, serverNames, verifyDepth }, target: args.target }, { trustedCa: false, crl: revocationOn });
     return { cadenceMs, siteName, serverNames };
 }
 

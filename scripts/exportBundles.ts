@@ -25,6 +25,9 @@ export interface StackOutputsForExport {
 
 export class ExportError extends Error {}
 
+/** What `pulumi stack output --json` prints for a secret without --show-secrets. */
+const SECRET = "[secret]";
+
 /** Checks `pulumi stack output --json --show-secrets` output; explains what is missing. */
 export function parseStackOutputs(json: string, source: string): StackOutputsForExport {
     let value: unknown;
@@ -43,6 +46,9 @@ export function parseStackOutputs(json: string, source: string): StackOutputsFor
             `${source} has no ${missing.map((k) => `\`${k}\``).join(", ")} output${missing.length > 1 ? "s" : ""}: is this a stack of pulumi-mtls-nginx, and has \`pulumi up\` run? Fix: select the right stack (--stack) or run \`pulumi up\``,
         );
     }
+    if (o.clients === SECRET) {
+        throw new ExportError(`${source}: \`clients\` is hidden as [secret]. Fix: add --show-secrets (pulumi stack output --json --show-secrets)`);
+    }
     if (typeof o.clients !== "object" || Array.isArray(o.clients)) {
         throw new ExportError(`${source}: \`clients\` is not an object of clients. Fix: run \`pulumi up\` with this version of the program`);
     }
@@ -50,8 +56,8 @@ export function parseStackOutputs(json: string, source: string): StackOutputsFor
         if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name)) {
             throw new ExportError(`${source}: client name ${JSON.stringify(name)} is not a safe file name`);
         }
-        if (typeof c?.pkcs12Base64 !== "string" || typeof c?.password !== "string") {
-            const secretHint = c?.pkcs12Base64 === "[secret]" || c?.password === "[secret]" ? " (secrets are hidden: add --show-secrets)" : "";
+        if (typeof c?.pkcs12Base64 !== "string" || typeof c?.password !== "string" || c.pkcs12Base64 === SECRET || c.password === SECRET) {
+            const secretHint = c?.pkcs12Base64 === SECRET || c?.password === SECRET ? " (secrets are hidden: add --show-secrets)" : "";
             throw new ExportError(`${source}: client ${name} has no PKCS#12 bundle or password${secretHint}. Fix: run \`pulumi stack output --json --show-secrets\`, and keep pkcs12 enabled for the client`);
         }
     }

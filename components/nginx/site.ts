@@ -6,6 +6,7 @@ import { HostTarget, HostTargetSettings, resolveHostTarget, uninstallInput } fro
 import { InstallScriptInput, renderInstallScript, renderUninstallScript, validateInstallScriptInput } from "./install";
 import { buildSiteRelease, SiteDefinition, SiteRelease, validateSiteDefinition } from "./release";
 import { shWrap } from "./shell";
+import { SiteSpec } from "./siteSpec";
 
 export interface NginxSiteArgs {
     /** The site: server names, listen address, mode (proxy or static), allowlists, error pages... (see SiteSpecInput). */
@@ -30,6 +31,21 @@ export interface NginxSiteArgs {
 }
 
 /**
+ * Validates a site and its target before anything is created (also used by MtlsNginx, so its preview
+ * fails before the CA is registered). Returns the site spec (with placeholder paths) and the target.
+ */
+export function resolveNginxSiteArgs(args: Pick<NginxSiteArgs, "site" | "target">, has: { trustedCa: boolean; crl: boolean }): { spec: SiteSpec; target: HostTargetSettings } {
+    if (!args || !args.site || !args.target) {
+        throw new InputError("site", "site and target are required", "pass { site, server, clientCaPem, target }");
+    }
+    const spec = validateSiteDefinition(args.site, { installDir: args.target.installDir ?? "/placeholder", dedicated: false }, has, "site");
+    const target = resolveHostTarget(args.target, spec, "target");
+    validateSiteDefinition(args.site, { installDir: target.installDir, dedicated: target.dedicated }, has, "site");
+    validateInstallScriptInput({ ...target.script, releaseId: "0000000000000000" });
+    return { spec, target };
+}
+
+/**
  * An nginx mTLS site on a host. Renders the config and files (one release per content hash), then a
  * command resource installs them: staged and swapped atomically, `nginx -t`, graceful reload,
  * confirmation that the new certificate is served, and rollback on any failure. Key material travels
@@ -48,15 +64,7 @@ export class NginxSite extends pulumi.ComponentResource {
     readonly installer: command.local.Command | command.remote.Command;
 
     constructor(name: string, args: NginxSiteArgs, opts?: pulumi.ComponentResourceOptions) {
-        if (!args || !args.site || !args.target) {
-            throw new InputError(name, "site and target are required", "pass { site, server, clientCaPem, target }");
-        }
-        const hasCrl = args.crlPem !== undefined;
-        const hasTrusted = args.trustedCaPem !== undefined;
-        const placeholderSpec = validateSiteDefinition(args.site, { installDir: args.target.installDir ?? "/placeholder", dedicated: false }, { trustedCa: hasTrusted, crl: hasCrl }, "site");
-        const target = resolveHostTarget(args.target, placeholderSpec, "target");
-        validateSiteDefinition(args.site, { installDir: target.installDir, dedicated: target.dedicated }, { trustedCa: hasTrusted, crl: hasCrl }, "site");
-        validateInstallScriptInput({ ...target.script, releaseId: "0000000000000000" });
+        const { spec: placeholderSpec, target } = resolveNginxSiteArgs(args, { trustedCa: args?.trustedCaPem !== undefined, crl: args?.crlPem !== undefined });
         super("mtls-nginx:nginx:Site", name, {}, opts);
         this.target = target;
 
