@@ -4,7 +4,7 @@ import { RenewalPolicy, RenewalPolicyArgs, renewalWindowMs, resolveRenewalPolicy
 import { Duration, formatDuration, parseDuration } from "../util/duration";
 import { InputError } from "../util/errors";
 import { CertificateFacts, joinPem } from "./certInfo";
-import { issuedFacts, renewableKey, validityHours } from "./issuance";
+import { issuedFacts, renewableKey, signedCertificate, validityHours } from "./issuance";
 import { CertificateIssuer } from "./issuer";
 import { KeyAlgorithm, validateKeyAlgorithm } from "./keyAlgorithm";
 import { validateCommonName, validateCountry, validateDnField } from "./validation";
@@ -235,34 +235,19 @@ export class CertificateAuthority extends pulumi.ComponentResource implements Ce
 
         if (settings.intermediate) {
             const level = settings.intermediate;
-            const intermediateKey = renewableKey(`${name}-intermediate`, this, {
+            const { key, cert, facts, renewAt } = signedCertificate(`${name}-intermediate`, this, {
                 keyAlgorithm: level.keyAlgorithm,
                 validityMs: level.validityMs,
                 policy: level.policy,
                 anchor: rootFacts.facts.fingerprintSha256,
                 generation: level.generation,
+                ca: { certPem: rootCert.certPem, keyPem: rootKey.key.privateKeyPem },
+                subject: { commonName: level.commonName, ...subject },
+                allowedUses: CA_USES,
+                isCaCertificate: true,
+                maxPathLength: 0,
             });
-            const csr = new tls.CertRequest(
-                `${name}-intermediate-csr`,
-                { privateKeyPem: intermediateKey.key.privateKeyPem, subject: { commonName: level.commonName, ...subject } },
-                intermediateKey.rotation,
-            );
-            const cert = new tls.LocallySignedCert(
-                `${name}-intermediate-cert`,
-                {
-                    certRequestPem: csr.certRequestPem,
-                    caCertPem: rootCert.certPem,
-                    caPrivateKeyPem: rootKey.key.privateKeyPem,
-                    validityPeriodHours: validityHours(level.validityMs),
-                    isCaCertificate: true,
-                    maxPathLength: 0,
-                    allowedUses: CA_USES,
-                    setSubjectKeyId: true,
-                },
-                intermediateKey.rotation,
-            );
-            const facts = issuedFacts(cert.certPem, level.policy);
-            this.intermediate = { key: intermediateKey.key, certPem: cert.certPem, facts: facts.facts, renewAt: facts.renewAt, settings: level };
+            this.intermediate = { key, certPem: cert.certPem, facts, renewAt, settings: level };
         }
 
         const issuing = this.intermediate ?? this.root;

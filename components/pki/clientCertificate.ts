@@ -1,10 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as tls from "@pulumi/tls";
 import { RenewalPolicyArgs } from "../renewal/policy";
 import { Duration } from "../util/duration";
 import { InputError } from "../util/errors";
 import { chainForLeaf, joinPem } from "./certInfo";
-import { issuedFacts, renewableKey, validityHours } from "./issuance";
+import { signedCertificate } from "./issuance";
 import { CertificateIssuer } from "./issuer";
 import { KeyAlgorithm } from "./keyAlgorithm";
 import { LeafSettings, resolveLeafSettings } from "./leafSettings";
@@ -177,37 +176,18 @@ export class ClientCertificate extends pulumi.ComponentResource {
         settings.warnings.forEach((w) => pulumi.log.warn(w, this));
         const issuer = args.issuer;
 
-        const { key, rotation } = renewableKey(name, this, {
+        const { key, cert, facts, renewAt } = signedCertificate(name, this, {
             keyAlgorithm: settings.keyAlgorithm,
             validityMs: settings.validityMs,
             policy: settings.policy,
             anchor: issuer.fingerprintSha256,
             generation: settings.generation,
+            ca: issuer,
+            subject: { commonName: settings.commonName, ...settings.subject },
+            uris: settings.uris,
+            dnsNames: settings.dnsNames,
+            allowedUses: ["digital_signature", "client_auth"],
         });
-        const csr = new tls.CertRequest(
-            `${name}-csr`,
-            {
-                privateKeyPem: key.privateKeyPem,
-                subject: { commonName: settings.commonName, ...settings.subject },
-                uris: settings.uris,
-                dnsNames: settings.dnsNames,
-            },
-            rotation,
-        );
-        const cert = new tls.LocallySignedCert(
-            `${name}-cert`,
-            {
-                certRequestPem: csr.certRequestPem,
-                caCertPem: issuer.certPem,
-                caPrivateKeyPem: issuer.keyPem,
-                validityPeriodHours: validityHours(settings.validityMs),
-                allowedUses: ["digital_signature", "client_auth"],
-                setSubjectKeyId: true,
-            },
-            rotation,
-        );
-
-        const { facts, renewAt } = issuedFacts(cert.certPem, settings.policy);
         this.certPem = cert.certPem;
         this.keyPem = pulumi.secret(key.privateKeyPem);
         this.chainPem = issuer.chainPem;

@@ -62,3 +62,52 @@ export function issuedFacts(certPem: pulumi.Output<string>, policy: RenewalPolic
 export function validityHours(validityMs: number): number {
     return Math.ceil(validityMs / 3600_000);
 }
+
+/** A certificate signed by a CA, with its key, renewal schedule and facts. */
+export interface SignedCertificate {
+    key: tls.PrivateKey;
+    cert: tls.LocallySignedCert;
+    facts: pulumi.Output<CertificateFacts>;
+    renewAt: pulumi.Output<string>;
+}
+
+export interface SignedCertificateSpec extends RenewalSpec {
+    /** The signing CA. */
+    ca: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> };
+    subject: { commonName: string; organization?: string; organizationalUnit?: string; country?: string };
+    dnsNames?: string[];
+    ipAddresses?: string[];
+    uris?: string[];
+    /** @pulumi/tls allowed uses, e.g. ["digital_signature", "client_auth"]. */
+    allowedUses: string[];
+    isCaCertificate?: boolean;
+    maxPathLength?: number;
+}
+
+/**
+ * Creates `${name}-renewal`, `${name}-key`, `${name}-csr` and `${name}-cert` (a tls.LocallySignedCert),
+ * all replaced together when the schedule fires, and reads the facts back from the real certificate.
+ */
+export function signedCertificate(name: string, parent: pulumi.Resource, spec: SignedCertificateSpec): SignedCertificate {
+    const { key, rotation } = renewableKey(name, parent, spec);
+    const csr = new tls.CertRequest(
+        `${name}-csr`,
+        { privateKeyPem: key.privateKeyPem, subject: spec.subject, dnsNames: spec.dnsNames, ipAddresses: spec.ipAddresses, uris: spec.uris },
+        rotation,
+    );
+    const cert = new tls.LocallySignedCert(
+        `${name}-cert`,
+        {
+            certRequestPem: csr.certRequestPem,
+            caCertPem: spec.ca.certPem,
+            caPrivateKeyPem: spec.ca.keyPem,
+            validityPeriodHours: validityHours(spec.validityMs),
+            allowedUses: spec.allowedUses,
+            isCaCertificate: spec.isCaCertificate,
+            maxPathLength: spec.maxPathLength,
+            setSubjectKeyId: true,
+        },
+        rotation,
+    );
+    return { key, cert, ...issuedFacts(cert.certPem, spec.policy) };
+}

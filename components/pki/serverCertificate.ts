@@ -1,10 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as tls from "@pulumi/tls";
 import { RenewalPolicyArgs } from "../renewal/policy";
 import { Duration } from "../util/duration";
 import { InputError } from "../util/errors";
 import { certificateFacts, chainForLeaf, joinPem, splitCertificates } from "./certInfo";
-import { issuedFacts, renewableKey, validityHours } from "./issuance";
+import { signedCertificate } from "./issuance";
 import { CertificateIssuer } from "./issuer";
 import { KeyAlgorithm } from "./keyAlgorithm";
 import { LeafSettings, resolveLeafSettings } from "./leafSettings";
@@ -100,37 +99,19 @@ export class ServerCertificate extends pulumi.ComponentResource implements Serve
         settings.warnings.forEach((w) => pulumi.log.warn(w, this));
         const issuer = args.issuer;
 
-        const { key, rotation } = renewableKey(name, this, {
+        const { key, cert, facts, renewAt } = signedCertificate(name, this, {
             keyAlgorithm: settings.keyAlgorithm,
             validityMs: settings.validityMs,
             policy: settings.policy,
             anchor: issuer.fingerprintSha256,
             generation: settings.generation,
+            ca: issuer,
+            subject: { commonName: settings.commonName },
+            dnsNames: settings.dnsNames,
+            ipAddresses: settings.ipAddresses,
+            // RSA keys also get keyEncipherment, for clients that still check it.
+            allowedUses: settings.keyAlgorithm.startsWith("RSA") ? ["digital_signature", "key_encipherment", "server_auth"] : ["digital_signature", "server_auth"],
         });
-        const csr = new tls.CertRequest(
-            `${name}-csr`,
-            {
-                privateKeyPem: key.privateKeyPem,
-                subject: { commonName: settings.commonName },
-                dnsNames: settings.dnsNames,
-                ipAddresses: settings.ipAddresses,
-            },
-            rotation,
-        );
-        const uses = settings.keyAlgorithm.startsWith("RSA") ? ["digital_signature", "key_encipherment", "server_auth"] : ["digital_signature", "server_auth"];
-        const cert = new tls.LocallySignedCert(
-            `${name}-cert`,
-            {
-                certRequestPem: csr.certRequestPem,
-                caCertPem: issuer.certPem,
-                caPrivateKeyPem: issuer.keyPem,
-                validityPeriodHours: validityHours(settings.validityMs),
-                allowedUses: uses,
-                setSubjectKeyId: true,
-            },
-            rotation,
-        );
-        const { facts, renewAt } = issuedFacts(cert.certPem, settings.policy);
         this.certPem = cert.certPem;
         this.keyPem = pulumi.secret(key.privateKeyPem);
         this.fullChainPem = pulumi
