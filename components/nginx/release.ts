@@ -156,7 +156,9 @@ export function buildSiteRelease(def: SiteDefinition, material: SiteMaterial, la
     ];
     let nginxConf: string | undefined;
     if (layout.dedicated) {
-        nginxConf = renderNginxConf({ ...dedicatedPaths(layout.installDir), siteIncludes: [`${dir}/${RELEASE_FILES.siteConf}`] });
+        // info: nginx logs why it refused a client certificate (revoked, expired CRL, unknown CA) only at
+        // that level; at warn, an expired CRL refusing everyone leaves no trace in the instance's log.
+        nginxConf = renderNginxConf({ ...dedicatedPaths(layout.installDir), siteIncludes: [`${dir}/${RELEASE_FILES.siteConf}`], errorLogLevel: "info" });
         files.push({ path: RELEASE_FILES.nginxConf, content: nginxConf, mode: 0o644 });
     }
     return { releaseId: id, contentHash: contentHash(files), files, payload: encodePayload(files), spec, siteConf: rendered.siteConf, nginxConf };
