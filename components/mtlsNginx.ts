@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { DockerTarget } from "./nginx/dockerTarget";
 import { HostTarget } from "./nginx/hostTarget";
 import { SiteDefinition } from "./nginx/release";
 import { NginxSite, resolveNginxSiteArgs } from "./nginx/site";
@@ -66,8 +67,8 @@ export interface MtlsNginxArgs {
      * The nginx site. `siteName` defaults to the component name, `serverNames` to the server certificate's names.
      */
     site: Omit<SiteDefinition, "siteName" | "serverNames" | "verifyDepth"> & { siteName?: string; serverNames?: string[] };
-    /** Where nginx runs. */
-    target: HostTarget;
+    /** Where nginx runs: the local machine, an SSH host, or a Docker container (`{ kind: "docker", ... }`). */
+    target: HostTarget | DockerTarget;
 }
 
 /** The parts of an issuer the leaf validators need, before the CA exists. */

@@ -12,6 +12,7 @@
 import * as path from "path";
 import type * as pulumi from "@pulumi/pulumi";
 import type { MtlsNginxArgs } from "../mtlsNginx";
+import type { DockerTarget } from "../nginx/dockerTarget";
 import type { HostTarget } from "../nginx/hostTarget";
 import { InputError, InputErrors } from "../util/errors";
 
@@ -88,6 +89,20 @@ const TARGET: Schema = {
     host: "string",
     port: "number",
     user: "string",
+    // kind: docker (host is then the Docker host, e.g. ssh://deploy@docker.example.com)
+    image: "string",
+    containerName: "string",
+    volumeName: "string",
+    ports: [{ hostIp: "string", hostPort: "number", containerPort: "number" }],
+    restart: "string",
+    network: { name: "string", create: "boolean", aliases: "array" },
+    logDriver: "string",
+    logOpts: "any",
+    readOnlyRootFilesystem: "boolean",
+    privileged: "boolean",
+    healthcheck: "any",
+    dockerCli: "string",
+    nginxBinary: "string",
 };
 const REVOCATION: Schema = { enabled: "boolean", revocations: "array", revokeSuperseded: "boolean", crlValidity: "duration" };
 
@@ -205,7 +220,7 @@ export function readStackConfig(config: ConfigReader, projectDir: string): MtlsN
         serverArgs = issued as MtlsNginxArgs["server"];
     }
 
-    let targetArgs: HostTarget;
+    let targetArgs: HostTarget | DockerTarget;
     const t = target!;
     const installDir = typeof t.installDir === "string" && !path.isAbsolute(t.installDir) ? path.resolve(projectDir, t.installDir) : t.installDir;
     if (t.kind === "ssh") {
@@ -218,6 +233,9 @@ export function readStackConfig(config: ConfigReader, projectDir: string): MtlsN
         }
         const { host, port, user, ...rest } = t;
         targetArgs = { ...(rest as object), kind: "ssh", installDir, connection: { host, port: port ?? 22, user, privateKey } } as HostTarget;
+    } else if (t.kind === "docker") {
+        // host is the Docker host (ssh://user@host...); installDir is a path in the container, taken as it is.
+        targetArgs = { ...(t as object) } as DockerTarget;
     } else {
         const { host: _h, port: _p, user: _u, ...rest } = t;
         targetArgs = { ...(rest as object), installDir } as HostTarget;

@@ -37,12 +37,13 @@
  *    (`nginx -s reload`, `systemctl reload`, or the user's command);
  * 7. confirm the new configuration is live (a reload exits 0 even when nginx then cannot apply it):
  *    poll, for at most `liveCheck.timeoutSeconds`, one TLS connection at a time without a client
- *    certificate (`openssl s_client`), comparing the served certificate with the release's
+ *    certificate (`openssl s_client`; where openssl is missing, e.g. in a container image, curl 7.88+
+ *    with `--write-out %{certs}`), comparing the served certificate with the release's
  *    (fingerprint reported) and the `X-Mtls-Release` header with the release id; a new `[emerg]` in
  *    the error log ends the wait early. On failure: restore the previous release, reload, wait for it,
  *    print the error log's tail, exit non-zero;
  * 8. point `previous` at the release that was current; prune all other releases.
- * It prints one non-secret summary line (release, previous, nginx version, fingerprint, timings).
+ * It prints one non-secret summary line (release, previous, nginx version, fingerprint, timings, live-check client).
  * Every failure after step 3 is undone by the EXIT trap (`current`, include link, reload, new release).
  */
 import * as crypto from "crypto";
@@ -726,11 +727,64 @@ MTLS_RELOADED=0
 MTLS_STARTED=0
 MTLS_DONE=0
 
+# The TLS client of the live check (mtls_pick_tls_tool): openssl when present, else curl 7.88+
+# (--write-out %{certs}; e.g. a container image without openssl). Without openssl, certificates are
+# compared in the same canonical layout (first PEM block, base64 in 64-column lines) and fingerprinted
+# with base64 -d | sha256sum.
+MTLS_TLS_TOOL=openssl
+mtls_pick_tls_tool() {
+    if command -v openssl >/dev/null 2>&1; then
+        MTLS_TLS_TOOL=openssl
+        return 0
+    fi
+    _cv=
+    if command -v curl >/dev/null 2>&1; then
+        _cv=$(curl --version 2>/dev/null | sed -n '1s/^curl \\([0-9][0-9]*\\)\\.\\([0-9][0-9]*\\)\\..*$/\\1 \\2/p') || _cv=
+    fi
+    case $_cv in
+        *' '*)
+            if [ "$(( \${_cv%% *} * 1000 + \${_cv#* } ))" -ge 7088 ]; then
+                MTLS_TLS_TOOL=curl
+                return 0
+            fi
+            ;;
+    esac
+    mtls_fail "neither openssl nor curl 7.88+ (for --write-out %{certs}) is available to confirm which certificate nginx serves; nothing was changed. Fix: install openssl (or curl >= 7.88) on the target or in its image"
+}
+mtls_pem_first() { # PEM text on stdin -> its first certificate, base64 in 64-column lines (openssl's layout)
+    _b=$(tr -d '\\r' | sed 's/^[A-Za-z ]*:-----BEGIN CERTIFICATE-----/-----BEGIN CERTIFICATE-----/' \\
+        | sed -n '/^-----BEGIN CERTIFICATE-----/,/^-----END CERTIFICATE-----/{/^-----END CERTIFICATE-----/q;/^-----BEGIN CERTIFICATE-----/d;p;}' \\
+        | tr -d ' \\t\\n') || _b=
+    [ -n "$_b" ] || return 0
+    printf '%s\\n' '-----BEGIN CERTIFICATE-----'
+    printf '%s\\n' "$_b" | fold -w 64
+    printf '%s\\n' '-----END CERTIFICATE-----'
+}
 mtls_fingerprint() { # PEM text on stdin -> sha256 hex of its first certificate (lower case, no colons)
-    openssl x509 -noout -fingerprint -sha256 2>/dev/null | sed -n 's/^[^=]*=//p' | tr -d ':' | tr 'ABCDEF' 'abcdef'
+    if [ "$MTLS_TLS_TOOL" = openssl ]; then
+        openssl x509 -noout -fingerprint -sha256 2>/dev/null | sed -n 's/^[^=]*=//p' | tr -d ':' | tr 'ABCDEF' 'abcdef'
+    else
+        _b=$(mtls_pem_first | sed '/^-----/d' | tr -d '\\n') || _b=
+        [ -n "$_b" ] || return 0
+        _h=$(printf '%s\\n' "$_b" | base64 -d 2>/dev/null | sha256sum) || return 0
+        printf '%s\\n' "\${_h%% *}"
+    fi
 }
 mtls_pem() { # file -> its first certificate in openssl's canonical PEM (what s_client prints)
-    openssl x509 -in "$1" 2>/dev/null
+    if [ "$MTLS_TLS_TOOL" = openssl ]; then
+        openssl x509 -in "$1" 2>/dev/null
+    else
+        mtls_pem_first < "$1" 2>/dev/null
+    fi
+}
+mtls_curl() { # one HEAD request without a client certificate: response headers, then the served chain in PEM
+    if [ -n "$MTLS_LIVE_NAME" ]; then
+        set -- --resolve "$MTLS_LIVE_NAME:$MTLS_LIVE_PORT:$MTLS_LIVE_URL_HOST" "https://$MTLS_LIVE_NAME:$MTLS_LIVE_PORT/"
+    else
+        set -- "https://$MTLS_LIVE_URL_HOST:$MTLS_LIVE_PORT/"
+    fi
+    curl -sk -I --http1.1 --max-time 5 -H "Host: $MTLS_LIVE_HOST_HEADER" -H 'User-Agent: mtls-nginx-install' \\
+        -o /dev/null -D - -w '%{certs}' "$@" </dev/null
 }
 mtls_s_client() {
     if command -v timeout >/dev/null 2>&1; then set -- timeout 5 "$@"; fi
@@ -743,8 +797,13 @@ mtls_s_client() {
 # One TLS connection without a client certificate: sets MTLS_SEEN_PEM (served certificate) and
 # MTLS_SEEN_RELEASE (the release header of the response, 400 included).
 mtls_probe() {
-    _o=$(printf 'HEAD / HTTP/1.0\\r\\nHost: %s\\r\\nUser-Agent: mtls-nginx-install\\r\\n\\r\\n' "$MTLS_LIVE_HOST_HEADER" | mtls_s_client 2>/dev/null) || true
-    MTLS_SEEN_PEM=$(printf '%s\\n' "$_o" | sed -n '/^-----BEGIN CERTIFICATE-----/,/^-----END CERTIFICATE-----/p') || MTLS_SEEN_PEM=
+    if [ "$MTLS_TLS_TOOL" = openssl ]; then
+        _o=$(printf 'HEAD / HTTP/1.0\\r\\nHost: %s\\r\\nUser-Agent: mtls-nginx-install\\r\\n\\r\\n' "$MTLS_LIVE_HOST_HEADER" | mtls_s_client 2>/dev/null) || true
+        MTLS_SEEN_PEM=$(printf '%s\\n' "$_o" | sed -n '/^-----BEGIN CERTIFICATE-----/,/^-----END CERTIFICATE-----/p') || MTLS_SEEN_PEM=
+    else
+        _o=$(mtls_curl 2>/dev/null) || true
+        MTLS_SEEN_PEM=$(printf '%s\\n' "$_o" | mtls_pem_first) || MTLS_SEEN_PEM=
+    fi
     MTLS_SEEN_RELEASE=$(printf '%s\\n' "$_o" | tr -d '\\r' | sed -n '/^[Xx]-[Mm][Tt][Ll][Ss]-[Rr][Ee][Ll][Ee][Aa][Ss][Ee]:/{s/^[^:]*:[ 	]*//p;q;}') || MTLS_SEEN_RELEASE=
 }
 mtls_is_live() { # release id, certificate PEM
@@ -847,8 +906,9 @@ trap 'exit 143' TERM
 
 MTLS_T0=$(mtls_now_ms)
 
-# (1) nginx binary and version policy.
+# (1) nginx binary and version policy; the TLS client of the live check.
 mtls_check_nginx_version || exit 1
+mtls_pick_tls_tool
 
 # (2) decode the payload into a staging directory, under the lock.
 (umask 022 && mkdir -p "$MTLS_DIR/releases") || mtls_fail "cannot create $MTLS_DIR/releases"
@@ -873,10 +933,15 @@ fi
 if [ "$MTLS_MODE" = system ] && [ ! -f "$MTLS_STAGE/$MTLS_SITE_CONF" ]; then
     mtls_fail "payload: it has no $MTLS_SITE_CONF (the site configuration the include link points at); nothing was changed"
 fi
-# One openssl run: "sha256 Fingerprint=AB:CD:..." then the certificate in canonical PEM.
-_x=$(openssl x509 -in "$MTLS_STAGE/$MTLS_LIVE_CERT" -fingerprint -sha256 2>/dev/null) || _x=
-MTLS_EXPECT_FP=$(printf '%s\\n' "$_x" | sed -n '1s/^[^=]*=//p' | tr -d ':' | tr 'ABCDEF' 'abcdef')
-MTLS_EXPECT_PEM=$(printf '%s\\n' "$_x" | sed -n '/^-----BEGIN CERTIFICATE-----/,/^-----END CERTIFICATE-----/p')
+if [ "$MTLS_TLS_TOOL" = openssl ]; then
+    # One openssl run: "sha256 Fingerprint=AB:CD:..." then the certificate in canonical PEM.
+    _x=$(openssl x509 -in "$MTLS_STAGE/$MTLS_LIVE_CERT" -fingerprint -sha256 2>/dev/null) || _x=
+    MTLS_EXPECT_FP=$(printf '%s\\n' "$_x" | sed -n '1s/^[^=]*=//p' | tr -d ':' | tr 'ABCDEF' 'abcdef')
+    MTLS_EXPECT_PEM=$(printf '%s\\n' "$_x" | sed -n '/^-----BEGIN CERTIFICATE-----/,/^-----END CERTIFICATE-----/p')
+else
+    MTLS_EXPECT_PEM=$(mtls_pem "$MTLS_STAGE/$MTLS_LIVE_CERT") || MTLS_EXPECT_PEM=
+    MTLS_EXPECT_FP=$(printf '%s\\n' "$MTLS_EXPECT_PEM" | mtls_fingerprint) || MTLS_EXPECT_FP=
+fi
 [ -n "$MTLS_EXPECT_PEM" ] && [ -n "$MTLS_EXPECT_FP" ] || mtls_fail "payload: $MTLS_LIVE_CERT is not a PEM certificate; nothing was changed"
 MTLS_T_DECODED=$(mtls_now_ms)
 
@@ -1013,10 +1078,10 @@ for _r in "$MTLS_DIR"/releases/* "$MTLS_DIR"/releases/.staging-*; do
 done
 if [ "$MTLS_KEEP" = "$MTLS_RELEASE" ]; then rm -f "$MTLS_DIR/previous"; MTLS_KEEP=; fi
 
-printf 'mtls-nginx: site %s: release %s is live (%s; previous: %s; release dir %s); nginx %s (%s fix: %s); certificate sha256 %s; %s file(s); ms: decode %s, test %s, %s %s, live %s, total %s\\n' \\
+printf 'mtls-nginx: site %s: release %s is live (%s; previous: %s; release dir %s); nginx %s (%s fix: %s); certificate sha256 %s; %s file(s); ms: decode %s, test %s, %s %s, live %s, total %s; live check: %s\\n' \\
     "$MTLS_SITE" "$MTLS_RELEASE" "$MTLS_ACTION" "\${MTLS_KEEP:-none}" "$MTLS_REUSED" "\${MTLS_NGINX_VERSION:-unknown}" "${"CVE-2025-23419"}" "$MTLS_NGINX_FIX" \\
     "$MTLS_EXPECT_FP" "$MTLS_PAYLOAD_FILES" "$(( MTLS_T_DECODED - MTLS_T0 ))" "$(( MTLS_T_TESTED - MTLS_T_DECODED ))" "$MTLS_ACTION" \\
-    "$(( MTLS_T_RELOADED - MTLS_T_TESTED ))" "$(( MTLS_T_LIVE - MTLS_T_RELOADED ))" "$(( MTLS_T_LIVE - MTLS_T0 ))"
+    "$(( MTLS_T_RELOADED - MTLS_T_TESTED ))" "$(( MTLS_T_LIVE - MTLS_T_RELOADED ))" "$(( MTLS_T_LIVE - MTLS_T0 ))" "$MTLS_TLS_TOOL"
 `;
 
 /**
@@ -1033,6 +1098,9 @@ export function renderInstallScript(input: InstallScriptInput): string {
         ...header("install", input),
         shAssign("MTLS_EXPECT_HASH", input.expectedContentHash ?? ""),
         shAssign("MTLS_LIVE_CONNECT", connect),
+        // The same endpoint for curl (no openssl on the target): URL host (IPv6 in brackets) and port.
+        shAssign("MTLS_LIVE_URL_HOST", host.includes(":") ? `[${host}]` : host),
+        shAssign("MTLS_LIVE_PORT", String(live.port)),
         shAssign("MTLS_LIVE_NAME", live.serverName ?? ""),
         shAssign("MTLS_LIVE_HOST_HEADER", live.serverName ?? (host.includes(":") ? `[${host}]` : host)),
         shAssign("MTLS_LIVE_CERT", live.certFile ?? "server.crt"),

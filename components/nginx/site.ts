@@ -2,6 +2,8 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ServerTlsMaterial } from "../pki/serverCertificate";
 import { InputError } from "../util/errors";
+import { DockerRuntime, createDockerRuntime } from "./dockerRuntime";
+import { DockerTarget, DockerTargetSettings, dockerInstallCommand, dockerUninstallCommand, resolveDockerTarget } from "./dockerTarget";
 import { HostTarget, HostTargetSettings, resolveHostTarget, uninstallInput } from "./hostTarget";
 import { InstallScriptInput, renderInstallScript, renderUninstallScript, validateInstallScriptInput } from "./install";
 import { buildSiteRelease, SiteDefinition, SiteRelease, validateSiteDefinition } from "./release";
@@ -26,20 +28,23 @@ export interface NginxSiteArgs {
      * @default none (no revocation checking)
      */
     crlPem?: pulumi.Input<string>;
-    /** Where nginx runs: the local machine or an SSH host. */
-    target: HostTarget;
+    /** Where nginx runs: the local machine, an SSH host, or a Docker container (`{ kind: "docker" }`). */
+    target: HostTarget | DockerTarget;
 }
 
 /**
  * Validates a site and its target before anything is created (also used by MtlsNginx, so its preview
  * fails before the CA is registered). Returns the site spec (with placeholder paths) and the target.
  */
-export function resolveNginxSiteArgs(args: Pick<NginxSiteArgs, "site" | "target">, has: { trustedCa: boolean; crl: boolean }): { spec: SiteSpec; target: HostTargetSettings } {
+export function resolveNginxSiteArgs(args: Pick<NginxSiteArgs, "site" | "target">, has: { trustedCa: boolean; crl: boolean }): { spec: SiteSpec; target: HostTargetSettings | DockerTargetSettings } {
     if (!args || !args.site || !args.target) {
         throw new InputError("site", "site and target are required", "pass { site, server, clientCaPem, target }");
     }
     const spec = validateSiteDefinition(args.site, { installDir: args.target.installDir ?? "/placeholder", dedicated: false }, has, "site");
-    const target = resolveHostTarget(args.target, spec, "target");
+    const target =
+        args.target.kind === "docker"
+            ? resolveDockerTarget(args.target, spec, "target", new pulumi.Config("docker").get("host"))
+            : resolveHostTarget(args.target, spec, "target");
     validateSiteDefinition(args.site, { installDir: target.installDir, dedicated: target.dedicated }, has, "site");
     validateInstallScriptInput({ ...target.script, releaseId: "0000000000000000" });
     return { spec, target };
@@ -59,9 +64,11 @@ export class NginxSite extends pulumi.ComponentResource {
     /** The https URL of the site. */
     readonly url: string;
     /** Resolved target settings. */
-    readonly target: HostTargetSettings;
+    readonly target: HostTargetSettings | DockerTargetSettings;
     /** The command that installs and reloads. */
     readonly installer: command.local.Command | command.remote.Command;
+    /** The image, volume, container... of a Docker target (undefined for host targets). */
+    readonly docker?: DockerRuntime;
 
     constructor(name: string, args: NginxSiteArgs, opts?: pulumi.ComponentResourceOptions) {
         const { spec: placeholderSpec, target } = resolveNginxSiteArgs(args, { trustedCa: args?.trustedCaPem !== undefined, crl: args?.crlPem !== undefined });
@@ -107,12 +114,31 @@ export class NginxSite extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
+        } else if (target.kind === "docker") {
+            // The same scripts, run inside the container by `docker exec -i` (payload on stdin) against
+            // the Docker host of the resources; the container itself never changes with the release.
+            const runtime = createDockerRuntime(name, target, args.target as DockerTarget, this);
+            this.docker = runtime;
+            const containerName = runtime.container.name;
+            const install = pulumi.all([containerName, installScript]).apply(([c, s]) => dockerInstallCommand(target, c, s));
+            this.installer = new command.local.Command(
+                `${name}-install`,
+                {
+                    ...common,
+                    create: install,
+                    update: install,
+                    delete: pulumi.all([containerName, uninstallScript]).apply(([c, s]) => dockerUninstallCommand(target, c, s)),
+                    // A replaced container (new image...) gets the release checked again (an update: same release).
+                    environment: pulumi.all([runtime.environment, runtime.container.id]).apply(([env, id]) => ({ ...env, MTLS_NGINX_CONTAINER_ID: id })),
+                },
+                { parent: this },
+            );
         } else {
             this.installer = new command.local.Command(`${name}-install`, common, { parent: this });
         }
 
         const host = placeholderSpec.serverNames[0] ?? "localhost";
-        const port = placeholderSpec.listen.port;
+        const port = target.kind === "docker" ? target.publicPort : placeholderSpec.listen.port;
         this.url = `https://${host.replace(/^\*\./, "")}${port === 443 ? "" : `:${port}`}/`;
         this.registerOutputs({ releaseId: this.releaseId, siteConf: this.siteConf, url: this.url });
     }
