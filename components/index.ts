@@ -39,6 +39,7 @@ export type { RevocationReason } from "./revocation/crl";
 export { NginxSite } from "./nginx/site";
 export type { NginxSiteArgs } from "./nginx/site";
 export type { HostTarget, LocalHostTarget, SshHostTarget, DedicatedNginxArgs, SystemNginxArgs } from "./nginx/hostTarget";
+export type { DockerTarget, DockerPortArgs, DockerNetworkArgs, DockerHealthcheckArgs } from "./nginx/dockerTarget";
 export { buildSiteRelease } from "./nginx/release";
 export type { SiteDefinition } from "./nginx/release";
 export { renderSite, renderNginxConf } from "./nginx/render";
