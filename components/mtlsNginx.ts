@@ -6,6 +6,7 @@ import { NginxSite, resolveNginxSiteArgs } from "./nginx/site";
 import { CertificateAuthority, CertificateAuthorityArgs, resolveCertificateAuthorityArgs } from "./pki/certificateAuthority";
 import { ClientCertificate, ClientCertificateArgs, resolveClientCertificateArgs } from "./pki/clientCertificate";
 import { CertificateIssuer } from "./pki/issuer";
+import { CertificateFacts } from "./pki/certInfo";
 import {
     providedServerCertificate,
     ProvidedServerCertificateArgs,
@@ -223,29 +224,29 @@ export class MtlsNginx extends pulumi.ComponentResource {
         this.url = this.site.url;
         this.caCertPem = ca.rootCertPem;
 
-        const renewals: { certificate: string; renewAt: pulumi.Output<string>; notAfter: pulumi.Output<string> }[] = [
-            { certificate: `root CA ${ca.root.settings.commonName}`, renewAt: ca.root.renewAt, notAfter: ca.root.facts.apply((f) => f.notAfter) },
-            ...(ca.intermediate
-                ? [{ certificate: `intermediate CA ${ca.intermediate.settings.commonName}`, renewAt: ca.intermediate.renewAt, notAfter: ca.intermediate.facts.apply((f) => f.notAfter) }]
-                : []),
-            ...(this.serverCertificate ? [{ certificate: "server certificate", renewAt: this.serverCertificate.renewAt, notAfter: this.serverCertificate.notAfter }] : []),
-            ...Object.entries(this.clients).map(([clientName, c]) => ({ certificate: `client ${clientName}`, renewAt: c.renewAt, notAfter: c.notAfter })),
+        const renewals: { certificate: string; renewAt: pulumi.Output<string>; facts: pulumi.Output<CertificateFacts> }[] = [
+            { certificate: `root CA ${ca.root.settings.commonName}`, renewAt: ca.root.renewAt, facts: ca.root.facts },
+            ...(ca.intermediate ? [{ certificate: `intermediate CA ${ca.intermediate.settings.commonName}`, renewAt: ca.intermediate.renewAt, facts: ca.intermediate.facts }] : []),
+            ...(this.serverCertificate ? [{ certificate: "server certificate", renewAt: this.serverCertificate.renewAt, facts: this.serverCertificate.facts }] : []),
+            ...Object.entries(this.clients).map(([clientName, c]) => ({ certificate: `client ${clientName}`, renewAt: c.renewAt, facts: c.facts })),
         ];
-        this.nextRenewal = pulumi
-            .all(renewals.map((r) => r.renewAt))
-            .apply((times) => times.map((at, i) => ({ at, certificate: renewals[i].certificate })).sort((a, b) => a.at.localeCompare(b.at))[0]);
+        // One combined Output for all certificates (a stack may hold thousands of clients).
+        const dates = pulumi.all([pulumi.all(renewals.map((r) => r.renewAt)), pulumi.all(renewals.map((r) => r.facts))]).apply(([renewAts, facts]) =>
+            renewals.map((r, i) => ({ certificate: r.certificate, renewAt: renewAts[i], notAfter: facts[i].notAfter })),
+        );
+        this.nextRenewal = dates.apply((all) => all.map((d) => ({ at: d.renewAt, certificate: d.certificate })).sort((a, b) => a.at.localeCompare(b.at))[0]);
 
-        this.warnAboutCadence(resolved.cadenceMs, renewals);
+        this.warnAboutCadence(resolved.cadenceMs, renewals.map((r) => r.certificate), dates);
         this.registerOutputs({ url: this.url, caCertPem: this.caCertPem, trustBundlePem: this.trustBundlePem, nextRenewal: this.nextRenewal, crlNextUpdate: this.crlNextUpdate });
     }
 
     /** Warns (at preview) when one missed run could let a certificate or a CRL lapse. */
-    private warnAboutCadence(cadenceMs: number, renewals: { certificate: string; renewAt: pulumi.Output<string>; notAfter: pulumi.Output<string> }[]) {
+    private warnAboutCadence(cadenceMs: number, names: string[], dates: pulumi.Output<{ certificate: string; renewAt: string; notAfter: string }[]>) {
         // Policy level, known at construction (so even the first preview warns): a renewal window
         // shorter than two runs is a problem whatever the dates.
         const windows: [string, number, number][] = [
-            [renewals[0].certificate, this.ca.root.settings.validityMs, renewalWindowMs(this.ca.root.settings.validityMs, this.ca.root.settings.policy)],
-            ...(this.ca.intermediate ? [[renewals[1].certificate, this.ca.intermediate.settings.validityMs, renewalWindowMs(this.ca.intermediate.settings.validityMs, this.ca.intermediate.settings.policy)] as [string, number, number]] : []),
+            [names[0], this.ca.root.settings.validityMs, renewalWindowMs(this.ca.root.settings.validityMs, this.ca.root.settings.policy)],
+            ...(this.ca.intermediate ? [[names[1], this.ca.intermediate.settings.validityMs, renewalWindowMs(this.ca.intermediate.settings.validityMs, this.ca.intermediate.settings.policy)] as [string, number, number]] : []),
             ...(this.serverCertificate ? [["server certificate", this.serverCertificate.settings.validityMs, renewalWindowMs(this.serverCertificate.settings.validityMs, this.serverCertificate.settings.policy)] as [string, number, number]] : []),
             ...Object.entries(this.clients).map(([n, c]) => [`client ${n}`, c.settings.validityMs, renewalWindowMs(c.settings.validityMs, c.settings.policy)] as [string, number, number]),
             ...(this.revocation ? [["CRL", this.revocation.crlValidityMs, this.revocation.crlValidityMs / 2] as [string, number, number]] : []),
@@ -266,17 +267,11 @@ export class MtlsNginx extends pulumi.ComponentResource {
 
         // Date level: what the current certificates and CRLs say (known unless being replaced in this preview).
         // (Outputs carry ISO strings: a Date inside an Output does not survive unwrapping.)
-        const subjects: pulumi.Output<{ kind: "certificate" | "crl"; name: string; actAt: string; deadline: string }>[] = renewals.map((r) =>
-            pulumi.all([r.renewAt, r.notAfter]).apply(([actAt, deadline]) => ({ kind: "certificate" as const, name: r.certificate, actAt, deadline })),
-        );
-        if (this.revocation) {
-            subjects.push(
-                pulumi.all([this.revocation.refreshAt, this.revocation.nextUpdate]).apply(([actAt, deadline]) => ({ kind: "crl" as const, name: "CRL", actAt, deadline })),
-            );
-        }
-        pulumi.all(subjects).apply((all) => {
-            const dated: CadenceSubject[] = all.map((s) => ({ ...s, actAt: new Date(s.actAt), deadline: new Date(s.deadline) }));
-            cadenceFindings(dated, clockNow(), cadenceMs)
+        const crl = this.revocation ? pulumi.all([this.revocation.refreshAt, this.revocation.nextUpdate]) : pulumi.output(undefined);
+        pulumi.all([dates, crl]).apply(([certs, crlDates]) => {
+            const subjects: CadenceSubject[] = certs.map((d) => ({ kind: "certificate" as const, name: d.certificate, actAt: new Date(d.renewAt), deadline: new Date(d.notAfter) }));
+            if (crlDates) subjects.push({ kind: "crl", name: "CRL", actAt: new Date(crlDates[0]), deadline: new Date(crlDates[1]) });
+            cadenceFindings(subjects, clockNow(), cadenceMs)
                 .filter((f) => !reported.has(f.subject))
                 .forEach((f) => pulumi.log.warn(f.message, this));
         });

@@ -52,9 +52,3 @@ export function certificateFacts(pem: string): CertificateFacts {
 export function colonHex(hex: string): string {
     return hex.toUpperCase().replace(/(..)(?=.)/g, "$1:");
 }
-
-/** CA certificates that go beside a leaf: the chain without the root, unless the root is wanted too. */
-export function chainForLeaf(chainPem: string, rootPem: string, includeRoot: boolean): string {
-    const root = splitCertificates(rootPem)[0];
-    return joinPem(splitCertificates(chainPem).filter((c) => includeRoot || c !== root));
-}

@@ -181,6 +181,8 @@ export class CertificateAuthority extends pulumi.ComponentResource implements Ce
     readonly chainPem: pulumi.Output<string>;
     /** The root certificate. */
     readonly rootCertPem: pulumi.Output<string>;
+    /** CA certificates between a leaf and the root: the intermediate, or "" without one. */
+    readonly intermediatesPem: pulumi.Output<string>;
     /** The CA certificates nginx must trust to verify clients of this CA (intermediate and root). */
     readonly trustBundlePem: pulumi.Output<string>;
     /** SHA-256 of the issuing CA certificate (lower-case hex). */
@@ -257,6 +259,7 @@ export class CertificateAuthority extends pulumi.ComponentResource implements Ce
         this.chainPem = this.intermediate
             ? pulumi.all([this.intermediate.certPem, rootCert.certPem]).apply(([i, r]) => joinPem([i, r]))
             : rootCert.certPem.apply((r) => joinPem([r]));
+        this.intermediatesPem = this.intermediate ? this.intermediate.certPem.apply((i) => joinPem([i])) : pulumi.output("");
         this.trustBundlePem = this.chainPem;
         this.fingerprintSha256 = issuing.facts.apply((f) => f.fingerprintSha256);
         this.notAfter = issuing.facts.apply((f) => f.notAfter);

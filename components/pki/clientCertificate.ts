@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { RenewalPolicyArgs } from "../renewal/policy";
 import { Duration } from "../util/duration";
 import { InputError } from "../util/errors";
-import { chainForLeaf, joinPem } from "./certInfo";
+import { CertificateFacts, joinPem } from "./certInfo";
 import { signedCertificate } from "./issuance";
 import { CertificateIssuer } from "./issuer";
 import { KeyAlgorithm } from "./keyAlgorithm";
@@ -150,17 +150,34 @@ export class ClientCertificate extends pulumi.ComponentResource {
     readonly keyPem: pulumi.Output<string>;
     /** CA certificates above the leaf, issuing CA first, root last. */
     readonly chainPem: pulumi.Output<string>;
+    /** Facts read from the certificate; the getters below derive from it (lazily: a stack can hold thousands of clients). */
+    readonly facts: pulumi.Output<CertificateFacts>;
     /** Leaf followed by the intermediates (no root): what a client presents. */
-    readonly fullChainPem: pulumi.Output<string>;
+    get fullChainPem(): pulumi.Output<string> {
+        return pulumi.all([this.certPem, this.intermediatesPem]).apply(([leaf, rest]) => joinPem([leaf, rest]));
+    }
     /** Serial as nginx's `$ssl_client_serial` shows it (upper-case hex). */
-    readonly serialHex: pulumi.Output<string>;
-    readonly fingerprintSha256: pulumi.Output<string>;
+    get serialHex(): pulumi.Output<string> {
+        return this.facts.apply((f) => f.serialHex);
+    }
+    /** SHA-256 fingerprint (lower-case hex). */
+    get fingerprintSha256(): pulumi.Output<string> {
+        return this.facts.apply((f) => f.fingerprintSha256);
+    }
     /** SHA-1 fingerprint, as nginx's `$ssl_client_fingerprint` shows it. */
-    readonly fingerprintSha1: pulumi.Output<string>;
+    get fingerprintSha1(): pulumi.Output<string> {
+        return this.facts.apply((f) => f.fingerprintSha1);
+    }
     /** Subject DN, e.g. "CN=alice, O=Example". */
-    readonly subject: pulumi.Output<string>;
-    readonly notBefore: pulumi.Output<string>;
-    readonly notAfter: pulumi.Output<string>;
+    get subject(): pulumi.Output<string> {
+        return this.facts.apply((f) => f.subject);
+    }
+    get notBefore(): pulumi.Output<string> {
+        return this.facts.apply((f) => f.notBefore);
+    }
+    get notAfter(): pulumi.Output<string> {
+        return this.facts.apply((f) => f.notAfter);
+    }
     /** When the certificate will be renewed, from its real notBefore/notAfter and the policy. */
     readonly renewAt: pulumi.Output<string>;
     /** PKCS#12 bundle, base64 (secret); undefined when pkcs12 is false. */
@@ -168,6 +185,7 @@ export class ClientCertificate extends pulumi.ComponentResource {
     /** Password of the PKCS#12 bundle (secret). */
     readonly pkcs12Password?: pulumi.Output<string>;
     readonly settings: ClientCertificateSettings;
+    private readonly intermediatesPem: pulumi.Output<string>;
 
     constructor(name: string, args: ClientCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
         const settings = resolveClientCertificateArgs(args);
@@ -191,19 +209,13 @@ export class ClientCertificate extends pulumi.ComponentResource {
         this.certPem = cert.certPem;
         this.keyPem = pulumi.secret(key.privateKeyPem);
         this.chainPem = issuer.chainPem;
-        const intermediates = pulumi.all([issuer.chainPem, issuer.rootCertPem]).apply(([chain, root]) => chainForLeaf(chain, root, false));
-        this.fullChainPem = pulumi.all([cert.certPem, intermediates]).apply(([leaf, rest]) => joinPem([leaf, rest]));
-        this.serialHex = facts.apply((f) => f.serialHex);
-        this.fingerprintSha256 = facts.apply((f) => f.fingerprintSha256);
-        this.fingerprintSha1 = facts.apply((f) => f.fingerprintSha1);
-        this.subject = facts.apply((f) => f.subject);
-        this.notBefore = facts.apply((f) => f.notBefore);
-        this.notAfter = facts.apply((f) => f.notAfter);
+        this.intermediatesPem = issuer.intermediatesPem;
+        this.facts = facts;
         this.renewAt = renewAt;
 
         if (settings.pkcs12) {
             const p12 = settings.pkcs12;
-            const bundleChain = p12.includeRoot ? issuer.chainPem.apply((c) => joinPem([c])) : intermediates;
+            const bundleChain = p12.includeRoot ? issuer.chainPem : issuer.intermediatesPem;
             const bundle = new Pkcs12Bundle(
                 `${name}-pkcs12`,
                 {
@@ -220,18 +232,7 @@ export class ClientCertificate extends pulumi.ComponentResource {
             this.pkcs12Password = pulumi.secret(bundle.password);
         }
 
-        this.registerOutputs({
-            certPem: this.certPem,
-            keyPem: this.keyPem,
-            chainPem: this.chainPem,
-            serialHex: this.serialHex,
-            fingerprintSha256: this.fingerprintSha256,
-            fingerprintSha1: this.fingerprintSha1,
-            notBefore: this.notBefore,
-            notAfter: this.notAfter,
-            renewAt: this.renewAt,
-            pkcs12Base64: this.pkcs12Base64,
-            pkcs12Password: this.pkcs12Password,
-        });
+        // Only what identifies the certificate: registering every derived value costs a stack of outputs per client.
+        this.registerOutputs({ certPem: this.certPem, facts: this.facts, renewAt: this.renewAt });
     }
 }

@@ -14,6 +14,8 @@ export interface CertificateIssuer {
     readonly chainPem: pulumi.Output<string>;
     /** The root CA certificate. */
     readonly rootCertPem: pulumi.Output<string>;
+    /** CA certificates between a leaf and the root (the intermediate, or "" when the root issues leaves). */
+    readonly intermediatesPem: pulumi.Output<string>;
     /** SHA-256 of the issuing CA certificate: leaves are re-issued when it changes. */
     readonly fingerprintSha256: pulumi.Output<string>;
     /** `ssl_verify_depth` nginx needs for leaves of this issuer (1 for a root, 2 below one intermediate). */

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { RenewalPolicyArgs } from "../renewal/policy";
 import { Duration } from "../util/duration";
 import { InputError } from "../util/errors";
-import { certificateFacts, chainForLeaf, joinPem, splitCertificates } from "./certInfo";
+import { CertificateFacts, certificateFacts, joinPem, splitCertificates } from "./certInfo";
 import { signedCertificate } from "./issuance";
 import { CertificateIssuer } from "./issuer";
 import { KeyAlgorithm } from "./keyAlgorithm";
@@ -90,6 +90,8 @@ export class ServerCertificate extends pulumi.ComponentResource implements Serve
     readonly notBefore: pulumi.Output<string>;
     readonly notAfter: pulumi.Output<string>;
     readonly renewAt: pulumi.Output<string>;
+    /** Facts read from the certificate. */
+    readonly facts: pulumi.Output<CertificateFacts>;
     readonly settings: ServerCertificateSettings;
 
     constructor(name: string, args: ServerCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -114,9 +116,8 @@ export class ServerCertificate extends pulumi.ComponentResource implements Serve
         });
         this.certPem = cert.certPem;
         this.keyPem = pulumi.secret(key.privateKeyPem);
-        this.fullChainPem = pulumi
-            .all([cert.certPem, issuer.chainPem, issuer.rootCertPem])
-            .apply(([leaf, chain, root]) => joinPem([leaf, chainForLeaf(chain, root, false)]));
+        this.fullChainPem = pulumi.all([cert.certPem, issuer.intermediatesPem]).apply(([leaf, rest]) => joinPem([leaf, rest]));
+        this.facts = facts;
         this.fingerprintSha256 = facts.apply((f) => f.fingerprintSha256);
         this.serialHex = facts.apply((f) => f.serialHex);
         this.notBefore = facts.apply((f) => f.notBefore);
