@@ -303,6 +303,9 @@ export function renderNginxConf(input: NginxConfInput): string {
     o.line(`worker_processes ${input.workerProcesses ?? "auto"};`);
     o.line(`pid ${input.pidFile};`);
     o.line(`error_log ${input.errorLog} ${input.errorLogLevel ?? "warn"};`);
+    o.line("# After a reload, old workers finish their connections for at most this long: a client that keeps a");
+    o.line("# connection open cannot keep using a revoked certificate (or the old CRL) indefinitely.");
+    o.line("worker_shutdown_timeout 60s;");
     o.line();
     o.open("events");
     o.line("worker_connections 1024;");

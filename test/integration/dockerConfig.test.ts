@@ -325,7 +325,7 @@ describeIf("the Docker target's config and commands against a real nginx (no Doc
     it("the entry script starts nginx again when it dies (as after a container restart), with the current release", async () => {
         const pid = Number(fs.readFileSync(path.join(installDir, "run", "nginx.pid"), "utf8").trim());
         process.kill(pid, "SIGQUIT");
-        await waitFor("nginx to stop", () => !fs.existsSync(path.join(installDir, "run", "nginx.pid")));
+        await waitFor("nginx to stop", () => !fs.existsSync(path.join(installDir, "run", "nginx.pid")), 70_000);
         await waitFor("the entry script to start nginx", () => supervisorOut.includes(`starting nginx with release ${v3.id}`));
         await waitFor("the site to answer", async () => (await servedFingerprint(port).catch(() => "")) === v3.fingerprint);
         expect(aliceGet().status).toBe(200);

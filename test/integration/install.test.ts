@@ -19,7 +19,7 @@ import {
     renderUninstallScript,
 } from "../../components/nginx/install";
 import { versionMessage } from "../../components/nginx/version";
-import { NGINX_BIN, adopt, hasNginx, makeTestDir, startNginx, stopAll } from "../support/nginx";
+import { NGINX_BIN, adopt, hasNginx, makeTestDir, startNginx, stopAll, waitForOldWorkers } from "../support/nginx";
 import { freePort } from "../support/ports";
 import { FixtureCert, issue, makeHierarchy } from "../support/x509";
 
@@ -361,6 +361,8 @@ describeNginx("install scripts against a real nginx", () => {
 
         test("running the same release again changes nothing and reloads nothing", async () => {
             const pid = fs.readFileSync(path.join(prefix, "logs", "nginx.pid"), "utf8").trim();
+            // The earlier rollbacks reloaded: an old worker still draining would answer the script's probe.
+            await waitForOldWorkers(Number(pid));
             const r = await runScript(renderInstallScript(input(v2.id)), v2.payload);
             expect(r.stderr).toBe("");
             expect(r.code).toBe(0);

@@ -139,3 +139,26 @@ export async function startNginx(prefix: string, conf: string): Promise<NginxIns
 export async function stopAll(): Promise<void> {
     await Promise.all([...started].map((instance) => instance.stop()));
 }
+
+/**
+ * Waits until no worker of the nginx whose master is `masterPid` is "shutting down": right after a
+ * reload, old workers may still accept a connection for a moment and answer with the old config.
+ */
+export async function waitForOldWorkers(masterPid: number, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const shuttingDown = fs.readdirSync("/proc").filter((entry) => {
+            if (!/^\d+$/.test(entry)) return false;
+            try {
+                const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+                const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+                return ppid === masterPid && fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("shutting down");
+            } catch {
+                return false;
+            }
+        });
+        if (shuttingDown.length === 0) return;
+        if (Date.now() > deadline) throw new Error(`old nginx workers still shutting down after ${timeoutMs} ms: ${shuttingDown.join(", ")}`);
+        await new Promise((r) => setTimeout(r, 50));
+    }
+}
