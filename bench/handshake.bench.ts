@@ -28,6 +28,7 @@
  *   npx ts-node bench/handshake.bench.ts
  *   HANDSHAKE_SECONDS=5 HANDSHAKE_REPS=2 npx ts-node bench/handshake.bench.ts
  */
+import { BenchSection, runStandalone } from "./section";
 import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -354,7 +355,7 @@ function median(xs: number[]): number {
     return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-export async function main(): Promise<{ title: string; lines: string[] }> {
+export async function main(): Promise<BenchSection> {
     const title = "mTLS handshakes: our rendered default site vs the seed article's setup";
     if (!hasNginx()) return { title, lines: [`skipped: no nginx at ${NGINX_BIN}`] };
     if (spawnSync("openssl", ["version"]).status !== 0) return { title, lines: ["skipped: no openssl"] };
@@ -498,15 +499,4 @@ export async function main(): Promise<{ title: string; lines: string[] }> {
     return { title, lines };
 }
 
-if (require.main === module) {
-    main().then(
-        ({ title, lines }) => {
-            console.log(`## ${title}\n`);
-            console.log(lines.join("\n"));
-        },
-        (err) => {
-            console.error(err);
-            process.exitCode = 1;
-        },
-    );
-}
+if (require.main === module) runStandalone(main);

@@ -8,6 +8,7 @@
  *
  * Run alone: `npx ts-node bench/install.bench.ts` (needs /usr/sbin/nginx, or NGINX_BIN).
  */
+import { BenchSection, runStandalone } from "./section";
 import { spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -63,7 +64,7 @@ function median(xs: number[]): number {
     return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : Math.round((s[s.length / 2 - 1] + s[s.length / 2]) / 2);
 }
 
-export async function main(): Promise<{ title: string; lines: string[] }> {
+export async function main(): Promise<BenchSection> {
     const title = `install: server-certificate rotation on a running dedicated nginx (${ROTATIONS} rotations, ${CONCURRENCY} concurrent new-handshake mTLS clients)`;
     if (!hasNginx()) {
         return { title, lines: [`skipped: no nginx at ${NGINX_BIN}`] };
@@ -195,15 +196,4 @@ export async function main(): Promise<{ title: string; lines: string[] }> {
     return { title, lines };
 }
 
-if (require.main === module) {
-    main().then(
-        (r) => {
-            console.log(r.title);
-            for (const line of r.lines) console.log(`  ${line}`);
-        },
-        (e) => {
-            console.error(e);
-            process.exitCode = 1;
-        },
-    );
-}
+if (require.main === module) runStandalone(main);

@@ -8,6 +8,7 @@
  *
  *   npx ts-node bench/pkcs12.bench.ts
  */
+import { BenchSection, runStandalone } from "./section";
 import * as os from "os";
 import { performance } from "perf_hooks";
 import { buildPkcs12, COMPAT_ITERATIONS, MODERN_ITERATIONS, PKCS12_PROFILES, Pkcs12Profile } from "../components/pki/pkcs12/pfx";
@@ -24,7 +25,7 @@ function percentile(sorted: number[], p: number): number {
     return sorted[rank - 1];
 }
 
-export async function main(): Promise<{ title: string; lines: string[] }> {
+export async function main(): Promise<BenchSection> {
     const rows: string[] = [];
     for (const keyType of KEY_TYPES) {
         const { root, intermediate } = await makeHierarchy({ name: "Bench", intermediate: true, keyType });
@@ -75,15 +76,4 @@ export async function main(): Promise<{ title: string; lines: string[] }> {
     };
 }
 
-if (require.main === module) {
-    main().then(
-        ({ title, lines }) => {
-            console.log(`## ${title}\n`);
-            console.log(lines.join("\n"));
-        },
-        (err) => {
-            console.error(err);
-            process.exitCode = 1;
-        },
-    );
-}
+if (require.main === module) runStandalone(main);

@@ -30,6 +30,7 @@
  *   REGISTRATION_SIZES=10,100 npx ts-node bench/registration.bench.ts
  *   REGISTRATION_PROFILE_DIR=/tmp/prof ...   also writes the raw .cpuprofile files of the profiled runs
  */
+import { BenchSection, runStandalone } from "./section";
 import { spawn } from "child_process";
 import * as os from "os";
 import * as path from "path";
@@ -424,7 +425,7 @@ function median(xs: number[]): number {
 const s1 = (ms: number) => (ms / 1000).toFixed(2);
 const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(0)}%`;
 
-export async function main(): Promise<{ title: string; lines: string[] }> {
+export async function main(): Promise<BenchSection> {
     const title = "Registration under mocks: MtlsNginx vs the bare SDK";
     const results: ChildResult[] = [];
     const log = (r: ChildResult) => process.stderr.write(`  [registration] ${r.kind} ${r.clients} clients: ${r.registrations} registrations, cpu ${s1(r.cpuMs)} s, wall ${s1(r.wallMs)} s\n`);
@@ -585,15 +586,6 @@ if (require.main === module) {
             },
         );
     } else {
-        main().then(
-            ({ title, lines }) => {
-                console.log(`## ${title}\n`);
-                console.log(lines.join("\n"));
-            },
-            (err) => {
-                console.error(err);
-                process.exitCode = 1;
-            },
-        );
+        runStandalone(main);
     }
 }

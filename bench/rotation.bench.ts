@@ -10,6 +10,7 @@
  *
  * Run alone: `npx ts-node bench/rotation.bench.ts` (needs /usr/sbin/nginx, or NGINX_BIN).
  */
+import { BenchSection, runStandalone } from "./section";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -38,7 +39,7 @@ interface Install {
     stdout: string;
 }
 
-export async function main(): Promise<{ title: string; lines: string[] }> {
+export async function main(): Promise<BenchSection> {
     const title = `rotation: server-certificate rotation through MtlsNginx + install script on a running dedicated nginx (${ROTATIONS} rotations, ${RATE} new-handshake mTLS requests/s)`;
     if (!hasNginx()) {
         return { title, lines: [`skipped: no nginx at ${NGINX_BIN}`] };
@@ -142,15 +143,4 @@ export async function main(): Promise<{ title: string; lines: string[] }> {
     return { title, lines };
 }
 
-if (require.main === module) {
-    main().then(
-        (r) => {
-            console.log(r.title);
-            for (const line of r.lines) console.log(`  ${line}`);
-        },
-        (e) => {
-            console.error(e);
-            process.exitCode = 1;
-        },
-    );
-}
+if (require.main === module) runStandalone(main);

@@ -715,6 +715,13 @@ function header(kind: "install" | "uninstall", input: UninstallScriptInput): str
     return lines;
 }
 
+/** Both scripts clean up in mtls_on_exit, also when interrupted (exit status 128 + signal). */
+const EXIT_TRAPS = `trap mtls_on_exit EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+`;
+
 const INSTALL_BODY = `
 MTLS_LOCKED=0
 MTLS_STAGE=
@@ -899,11 +906,7 @@ mtls_on_exit() {
     [ "$MTLS_LOCKED" = 0 ] || rm -rf "$MTLS_LOCK"
     exit "$_rc"
 }
-trap mtls_on_exit EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
+${EXIT_TRAPS}
 MTLS_T0=$(mtls_now_ms)
 
 # (1) nginx binary and version policy; the TLS client of the live check.
@@ -1124,11 +1127,7 @@ mtls_on_exit() {
     [ "$MTLS_LOCKED" = 0 ] || rm -rf "$MTLS_LOCK"
     exit "$_rc"
 }
-trap mtls_on_exit EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-exec </dev/null
+${EXIT_TRAPS}exec </dev/null
 
 if [ ! -e "$MTLS_DIR/current" ] && [ ! -h "$MTLS_DIR/current" ] && [ ! -d "$MTLS_DIR/releases" ]; then
     mtls_say "site $MTLS_SITE: nothing installed in $MTLS_DIR; nothing to remove"
