@@ -5,7 +5,7 @@ import { SiteDefinition } from "./nginx/release";
 import { NginxSite, resolveNginxSiteArgs } from "./nginx/site";
 import { CertificateAuthority, CertificateAuthorityArgs, resolveCertificateAuthorityArgs } from "./pki/certificateAuthority";
 import { ClientCertificate, ClientCertificateArgs, resolveClientCertificateArgs } from "./pki/clientCertificate";
-import { CertificateIssuer } from "./pki/issuer";
+import { IssuerLimits } from "./pki/leafSettings";
 import { CertificateFacts } from "./pki/certInfo";
 import {
     providedServerCertificate,
@@ -72,16 +72,12 @@ export interface MtlsNginxArgs {
     target: HostTarget | DockerTarget;
 }
 
-/** The parts of an issuer the leaf validators need, before the CA exists. */
-function issuerLimits(ca: CertificateAuthorityArgs | CertificateAuthority): CertificateIssuer {
+/** What the leaf validators need to know of the issuer, before the CA exists. */
+function issuerLimits(ca: CertificateAuthorityArgs | CertificateAuthority): IssuerLimits {
     if (ca instanceof CertificateAuthority) return ca;
     const settings = resolveCertificateAuthorityArgs(ca, "ca");
     const issuing = settings.intermediate ?? settings.root;
-    return {
-        displayName: issuing.commonName,
-        validityMs: issuing.validityMs,
-        renewalWindowMs: renewalWindowMs(issuing.validityMs, issuing.policy),
-    } as CertificateIssuer;
+    return { displayName: issuing.commonName, validityMs: issuing.validityMs, renewalWindowMs: renewalWindowMs(issuing.validityMs, issuing.policy) };
 }
 
 /** Settings validated at construction. */
@@ -126,10 +122,10 @@ function resolve(name: string, args: MtlsNginxArgs): Resolved {
     const limits = issuerLimits(args.ca);
     args.clients.forEach((c, i) => {
         const { name: clientName, commonName, ...rest } = c;
-        resolveClientCertificateArgs({ ...rest, issuer: limits, commonName: commonName ?? clientName }, `clients[${i}]`);
+        resolveClientCertificateArgs({ ...rest, commonName: commonName ?? clientName }, limits, `clients[${i}]`);
     });
     if (!("provided" in args.server)) {
-        resolveServerCertificateArgs({ ...args.server, issuer: limits }, "server");
+        resolveServerCertificateArgs(args.server, limits, "server");
     }
     const cadenceMs = parseDuration(args.cadence ?? "24h", "cadence");
     const siteName = args.site.siteName ?? name;

@@ -6,7 +6,7 @@ import { CertificateFacts, joinPem } from "./certInfo";
 import { signedCertificate } from "./issuance";
 import { CertificateIssuer } from "./issuer";
 import { KeyAlgorithm } from "./keyAlgorithm";
-import { LeafSettings, resolveLeafSettings } from "./leafSettings";
+import { IssuerLimits, LeafSettings, resolveLeafSettings } from "./leafSettings";
 import { Pkcs12Bundle } from "./pkcs12/bundle";
 import { Pkcs12Profile } from "./pkcs12/pfx";
 import { validatePkcs12Password, validatePkcs12Profile } from "./pkcs12/password";
@@ -106,12 +106,13 @@ export interface ClientCertificateSettings extends LeafSettings {
     pkcs12?: { profile: Pkcs12Profile; friendlyName: string; includeRoot: boolean };
 }
 
-export function resolveClientCertificateArgs(args: ClientCertificateArgs, input = "client"): ClientCertificateSettings {
-    if (!args || typeof args !== "object" || !args.issuer) {
+/** Validates a client's args against what is known of its issuer (validity limits), applying defaults. */
+export function resolveClientCertificateArgs(args: Omit<ClientCertificateArgs, "issuer">, issuer: IssuerLimits | undefined, input = "client"): ClientCertificateSettings {
+    if (!args || typeof args !== "object" || !issuer) {
         throw new InputError(`${input}.issuer`, "no issuer given", "pass the CertificateAuthority (or CertificateIssuer) that signs the certificate");
     }
     const commonName = validateCommonName(args.commonName, `${input}.commonName`);
-    const leaf = resolveLeafSettings(args, DEFAULT_CLIENT_VALIDITY, args.issuer, input);
+    const leaf = resolveLeafSettings(args, DEFAULT_CLIENT_VALIDITY, issuer, input);
     if (args.emailAddresses !== undefined && !Array.isArray(args.emailAddresses)) {
         throw new InputError(`${input}.emailAddresses`, "not a list", 'use a list of addresses, e.g. ["alice@example.com"]');
     }
@@ -188,7 +189,7 @@ export class ClientCertificate extends pulumi.ComponentResource {
     private readonly intermediatesPem: pulumi.Output<string>;
 
     constructor(name: string, args: ClientCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
-        const settings = resolveClientCertificateArgs(args);
+        const settings = resolveClientCertificateArgs(args, args?.issuer);
         super("mtls-nginx:pki:ClientCertificate", name, {}, opts);
         this.settings = settings;
         settings.warnings.forEach((w) => pulumi.log.warn(w, this));

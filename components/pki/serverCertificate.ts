@@ -6,7 +6,7 @@ import { CertificateFacts, certificateFacts, joinPem, splitCertificates } from "
 import { signedCertificate } from "./issuance";
 import { CertificateIssuer } from "./issuer";
 import { KeyAlgorithm } from "./keyAlgorithm";
-import { LeafSettings, resolveLeafSettings } from "./leafSettings";
+import { IssuerLimits, LeafSettings, resolveLeafSettings } from "./leafSettings";
 import { validateCommonName, validateDnsNames, validateIpAddresses } from "./validation";
 
 /** Server certificates are installed by machine, so they can be short-lived: 90 days, renewed after 60. */
@@ -67,8 +67,9 @@ export interface ServerCertificateSettings extends LeafSettings {
     ipAddresses: string[];
 }
 
-export function resolveServerCertificateArgs(args: ServerCertificateArgs, input = "server"): ServerCertificateSettings {
-    if (!args || typeof args !== "object" || !args.issuer) {
+/** Validates a server certificate's args against what is known of its issuer, applying defaults. */
+export function resolveServerCertificateArgs(args: Omit<ServerCertificateArgs, "issuer">, issuer: IssuerLimits | undefined, input = "server"): ServerCertificateSettings {
+    if (!args || typeof args !== "object" || !issuer) {
         throw new InputError(`${input}.issuer`, "no issuer given", "pass the CertificateAuthority that signs the server certificate");
     }
     const dnsNames = validateDnsNames(args.dnsNames, `${input}.dnsNames`);
@@ -77,7 +78,7 @@ export function resolveServerCertificateArgs(args: ServerCertificateArgs, input 
         throw new InputError(input, "no DNS name or IP address", 'give dnsNames (e.g. ["mtls.example.com"]) or ipAddresses; clients check the server certificate against them');
     }
     const commonName = validateCommonName(args.commonName ?? dnsNames[0] ?? ipAddresses[0], `${input}.commonName`);
-    return { ...resolveLeafSettings(args, DEFAULT_SERVER_VALIDITY, args.issuer, input), commonName, dnsNames, ipAddresses };
+    return { ...resolveLeafSettings(args, DEFAULT_SERVER_VALIDITY, issuer, input), commonName, dnsNames, ipAddresses };
 }
 
 /** A server certificate (serverAuth) issued by the CA for the given names, renewed before expiry. */
@@ -95,7 +96,7 @@ export class ServerCertificate extends pulumi.ComponentResource implements Serve
     readonly settings: ServerCertificateSettings;
 
     constructor(name: string, args: ServerCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
-        const settings = resolveServerCertificateArgs(args);
+        const settings = resolveServerCertificateArgs(args, args?.issuer);
         super("mtls-nginx:pki:ServerCertificate", name, {}, opts);
         this.settings = settings;
         settings.warnings.forEach((w) => pulumi.log.warn(w, this));
