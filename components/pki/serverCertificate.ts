@@ -151,7 +151,7 @@ export function providedServerCertificate(args: ProvidedServerCertificateArgs, i
         throw new InputError(`${input}.certificatePem`, "no PEM certificate found", "paste the full chain (-----BEGIN CERTIFICATE----- ...), e.g. certbot's fullchain.pem");
     }
     if (typeof args.privateKeyPem === "string" && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(args.privateKeyPem)) {
-        throw new InputError(`${input}.privateKeyPem`, "no PEM private key found", "paste the private key (-----BEGIN PRIVATE KEY----- ...), e.g. certbot's privkey.pem, with `pulumi config set --secret`");
+        throw new InputError(`${input}.privateKeyPem`, "no PEM private key found", "paste the PEM private key (its BEGIN ... PRIVATE KEY line included), e.g. certbot's privkey.pem, with `pulumi config set --secret`");
     }
     const fullChainPem = pulumi.output(args.certificatePem).apply((pem) => joinPem(splitCertificates(pem)));
     const facts = fullChainPem.apply(certificateFacts);

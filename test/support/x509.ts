@@ -141,3 +141,13 @@ export function writeFixture(dir: string, base: string, cert: FixtureCert): { ce
     fs.writeFileSync(keyPath, cert.key.privateKeyPem, { mode: 0o600 });
     return { cert: certPath, key: keyPath };
 }
+
+/** The first line of a PEM block with this label, e.g. pemBegin("RSA PRIVATE KEY"). */
+export function pemBegin(label: string): string {
+    return `-----BEGIN ${label}-----`;
+}
+
+/** A syntactically PEM-shaped placeholder (not key material) for tests that only need the shape. */
+export function fakePem(label: string, body: string): string {
+    return `${pemBegin(label)}\n${body}\n-----END ${label}-----\n`;
+}

@@ -2,6 +2,7 @@
  * Stack config: every kind of bad config fails at preview with an error that names the config key,
  * before any resource is registered; good config maps onto MtlsNginxArgs.
  */
+import { fakePem } from "../../support/x509";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { ConfigReader, inConfigNamespace, readStackConfig } from "../../../components/config/stackConfig";
@@ -54,8 +55,8 @@ describe("readStackConfig", () => {
     it("reads the prod stack's SSH target and brought server certificate from secrets", async () => {
         const values = { ...readStackFile("prod") } as Record<string, unknown>;
         values["mtls-nginx:serverCertificatePem"] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-        values["mtls-nginx:serverPrivateKeyPem"] = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
-        values["mtls-nginx:sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n-----END OPENSSH PRIVATE KEY-----\n";
+        values["mtls-nginx:serverPrivateKeyPem"] = fakePem("PRIVATE KEY", "MIIB");
+        values["mtls-nginx:sshPrivateKey"] = fakePem("OPENSSH PRIVATE KEY", "b3Bl");
         const args = readStackConfig(reader(values), "/project");
         expect(args.server).toHaveProperty("provided");
         expect(args.target.kind).toBe("ssh");

@@ -16,9 +16,10 @@ import { curlGet, writeFile } from "../../support/clients";
 import { DeploymentSimulator, SimResource } from "../../support/engine";
 import { adopt, hasNginx, makeTestDir, stopAll } from "../../support/nginx";
 import { freePort } from "../../support/ports";
+import { fakePem } from "../../support/x509";
 
 const REMOTE = "command:remote:Command";
-const FAKE_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAfakefakefakefake\n-----END OPENSSH PRIVATE KEY-----\n";
+const FAKE_SSH_KEY = fakePem("OPENSSH PRIVATE KEY", "b3BlbnNzaC1rZXktdjEAAAAAfakefakefakefake");
 
 /** What `sshd` does with a command: `<login shell> -c <command>`, stdin connected to the client's. */
 function runAsSshServerWould(command: string, stdin: string) {

@@ -1,3 +1,4 @@
+import { fakePem } from "../../support/x509";
 import * as pulumi from "@pulumi/pulumi";
 import { InputError, InputErrors } from "../../../components/util/errors";
 import { RevocationList, RevocationListArgs } from "../../../components/revocation/revocationList";
@@ -26,7 +27,7 @@ beforeAll(() => {
 
 const base: RevocationListArgs = {
     issuerCertPem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-    issuerKeyPem: "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n",
+    issuerKeyPem: fakePem("PRIVATE KEY", "MIIB"),
     issued: [],
 };
 
