@@ -2,7 +2,7 @@ import { X509Certificate, createHash } from "crypto";
 
 /** Facts about one certificate, in the forms nginx and people use. */
 export interface CertificateFacts {
-    /** Serial in hex as nginx's `$ssl_client_serial` prints it: upper case, no colons. */
+    /** Serial in hex as nginx's `$ssl_client_serial` prints it: upper case, whole bytes, no colons (`0FAB12`). */
     serialHex: string;
     /** SHA-256 of the DER, lower-case hex without colons. */
     fingerprintSha256: string;
@@ -37,7 +37,8 @@ export function certificateFacts(pem: string): CertificateFacts {
     }
     const cert = new X509Certificate(blocks[0]);
     return {
-        serialHex: cert.serialNumber.toUpperCase().replace(/^0+(?=.)/, ""),
+        // Node prints the serial as OpenSSL does: whole bytes, no leading zero byte (`0FAB12`), like nginx.
+        serialHex: cert.serialNumber.toUpperCase(),
         fingerprintSha256: createHash("sha256").update(cert.raw).digest("hex"),
         fingerprintSha1: createHash("sha1").update(cert.raw).digest("hex"),
         notBefore: new Date(cert.validFrom).toISOString(),
