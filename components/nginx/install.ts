@@ -817,6 +817,18 @@ mtls_is_live() { # release id, certificate PEM
     [ -n "$2" ] && [ "$MTLS_SEEN_PEM" = "$2" ] || return 1
     [ "$MTLS_LIVE_HEADER" = 0 ] || [ "$MTLS_SEEN_RELEASE" = "$1" ]
 }
+# An unchanged release needs no reload when it is served; three probes, so that one slow or
+# refused connection on a busy host does not cause a needless reload.
+mtls_confirm_unchanged() {
+    _n=0
+    while :; do
+        mtls_probe
+        if mtls_is_live "$MTLS_RELEASE" "$MTLS_EXPECT_PEM"; then return 0; fi
+        _n=$((_n + 1))
+        [ "$_n" -lt 3 ] || return 1
+        sleep 0.3 2>/dev/null || sleep 1
+    done
+}
 # Waits until release $1 with certificate $2 (PEM) is served; $3 = error log offset to watch for [emerg].
 mtls_wait_live() {
     _deadline=$(( $(date +%s) + MTLS_LIVE_TIMEOUT ))
@@ -1022,10 +1034,14 @@ MTLS_T_TESTED=$(mtls_now_ms)
 # (6) start or reload; (7) confirm that the new release is served.
 MTLS_LIVE_FAILURE=
 MTLS_ACTION=reload
-if [ "$MTLS_PREV" = "$MTLS_RELEASE" ] && { [ "$MTLS_MODE" = system ] || [ -n "$MTLS_RUNNING_PID" ]; } && { mtls_probe; mtls_is_live "$MTLS_RELEASE" "$MTLS_EXPECT_PEM"; }; then
+if [ "$MTLS_PREV" = "$MTLS_RELEASE" ] && { [ "$MTLS_MODE" = system ] || [ -n "$MTLS_RUNNING_PID" ]; } && mtls_confirm_unchanged; then
     MTLS_ACTION=none
     MTLS_T_RELOADED=$(mtls_now_ms)
 else
+    if [ "$MTLS_PREV" = "$MTLS_RELEASE" ] && { [ "$MTLS_MODE" = system ] || [ -n "$MTLS_RUNNING_PID" ]; }; then
+        MTLS_SEEN_FP=$(printf '%s\\n' "$MTLS_SEEN_PEM" | mtls_fingerprint) || MTLS_SEEN_FP=
+        mtls_say "release $MTLS_RELEASE is current but was not confirmed live (served certificate sha256 \${MTLS_SEEN_FP:-none}, release header \${MTLS_SEEN_RELEASE:-none}): reloading"
+    fi
     _mark=$(mtls_log_size)
     if [ "$MTLS_MODE" = dedicated ] && [ -z "$MTLS_RUNNING_PID" ]; then
         MTLS_ACTION=start

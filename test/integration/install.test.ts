@@ -379,6 +379,23 @@ describeNginx("install scripts against a real nginx", () => {
             expect(curl(port, pki.client).headers.toLowerCase()).toContain(`x-mtls-release: ${v1.id}`);
         });
 
+        test("a current release that nginx does not serve (a run stopped between swap and reload) is reloaded, saying why", async () => {
+            // nginx serves v1; 'current' is pointed at v2 behind its back.
+            const link = path.join(installDir, "current");
+            fs.symlinkSync(`releases/${v2.id}`, `${link}.tmp-test`);
+            fs.renameSync(`${link}.tmp-test`, link);
+            const r = await runScript(renderInstallScript(input(v2.id)), v2.payload);
+            expect(r.stderr).toBe("");
+            expect(r.code).toBe(0);
+            expect(r.stdout).toMatch(new RegExp(`release ${v2.id} is current but was not confirmed live \\(served certificate sha256 [0-9a-f]{64}, release header ${v1.id}\\): reloading`));
+            expect(r.stdout).toContain(`release ${v2.id} is live (reload;`);
+            expect(curl(port, pki.client).headers.toLowerCase()).toContain(`x-mtls-release: ${v2.id}`);
+            // Back to v1 for the uninstall test.
+            const back = await runScript(renderInstallScript(input(v1.id)), v1.payload);
+            expect(back.code).toBe(0);
+            expect(back.stdout).toContain(`release ${v1.id} is live (reload; previous: ${v2.id};`);
+        });
+
         test("(f) uninstall leaves a site another release owns, and removes its own", async () => {
             // The resource that installed v2 is deleted after a replacement installed v1: no-op.
             const stale = await runScript(renderUninstallScript(input(v2.id)), "");
