@@ -16,7 +16,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { exportFiles, writeBundles, StackOutputsForExport } from "../../scripts/exportBundles";
-import { browserUnavailable, dumpDom, DumpDomResult, installManagedPolicy, makeNssHome, policyFilesPresent, removeAllPolicies } from "../support/chromium";
+import { browserUnavailable, dumpDom, DumpDomResult, installManagedPolicy, makeNssHome, policyFilesPresent, removeAllPolicies, withBrowserLock } from "../support/chromium";
 import { DeploymentSimulator, localCommandExecutor } from "../support/engine";
 import { adopt, hasNginx, makeTestDir, stopAll } from "../support/nginx";
 import { freePort } from "../support/ports";
@@ -103,7 +103,11 @@ describeIf("headless Chromium through the mTLS site (index.ts, dev stack, export
     });
 
     /** One browser run with its own HOME (NSS database) and profile, and at most the given policy file installed. */
-    async function browse(label: string, opts: { p12?: string[]; policyFrom?: string }): Promise<DumpDomResult> {
+    function browse(label: string, opts: { p12?: string[]; policyFrom?: string }): Promise<DumpDomResult> {
+        return withBrowserLock(() => browseUnlocked(label, opts));
+    }
+
+    async function browseUnlocked(label: string, opts: { p12?: string[]; policyFrom?: string }): Promise<DumpDomResult> {
         runs++;
         const home = path.join(dir, `home-${runs}-${label}`);
         const nss = makeNssHome(home, {

@@ -21,6 +21,7 @@
 import { spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 
 /** The Debian launcher (sources /etc/chromium.d, then execs /usr/lib/chromium/chromium). */
@@ -229,4 +230,52 @@ export function dumpDom(url: string, opts: { home: string; userDataDir: string; 
             resolve({ dom, stderr, exitCode, signal, timedOut });
         });
     });
+}
+
+// ---------------------------------------------------------------------------------------------
+// One browser test at a time
+// ---------------------------------------------------------------------------------------------
+
+const BROWSER_LOCK = path.join(os.tmpdir(), "mtls-nginx-tests-chromium.lock");
+
+/**
+ * Runs `fn` while holding a machine-wide lock: managed policies are machine-wide, and two test files
+ * (jest runs them in parallel) each installing an AutoSelectCertificateForUrls policy could leave one
+ * browser waiting forever for a certificate choice. A lock whose holder is dead is taken over.
+ */
+export async function withBrowserLock<T>(fn: () => Promise<T>, timeoutMs = 180_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            fs.mkdirSync(BROWSER_LOCK);
+            fs.writeFileSync(path.join(BROWSER_LOCK, "pid"), String(process.pid));
+            break;
+        } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+            if (!lockHolderAlive()) {
+                fs.rmSync(BROWSER_LOCK, { recursive: true, force: true });
+                continue;
+            }
+            if (Date.now() > deadline) throw new Error(`another test has held ${BROWSER_LOCK} for ${timeoutMs} ms`);
+            await new Promise((r) => setTimeout(r, 200));
+        }
+    }
+    try {
+        return await fn();
+    } finally {
+        fs.rmSync(BROWSER_LOCK, { recursive: true, force: true });
+    }
+}
+
+function lockHolderAlive(): boolean {
+    try {
+        process.kill(Number(fs.readFileSync(path.join(BROWSER_LOCK, "pid"), "utf8")), 0);
+        return true;
+    } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "EPERM") return true;
+        // No pid file: the holder is between mkdir and write (young lock), or died there (old lock).
+        if (code === "ENOENT") return Date.now() - (fs.statSync(BROWSER_LOCK, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 10_000;
+        return false;
+    }
 }
