@@ -3,7 +3,11 @@
  *
  * A schedule records the validity window of the certificate it guards (it is created right before
  * the certificate is signed, so its window starts a few seconds before the certificate's real
- * notBefore, and its renewAt is never later than the certificate's). On every preview and update
+ * notBefore, and its renewAt is never later than the certificate's).
+ *
+ * `MTLS_NGINX_CLOCK` moves decisions (is renewal due?), never stamps: the tls provider signs
+ * certificates at the real time whatever the clock says, so a window never starts later than the real
+ * time either, and a `pulumi up` under a moved clock leaves schedules that match their certificates. On every preview and update
  * the engine calls `diff`; once the clock reaches renewAt the schedule asks to be REPLACED, and
  * the key and certificate, which name it in `replaceWith` and `replacementTrigger`, are replaced
  * in the same update. No `pulumi refresh` is needed, and `pulumi preview` shows it coming.
@@ -38,7 +42,11 @@ export function environmentClock(): Date {
     return override ? new Date(override) : new Date();
 }
 
-export function createRenewalScheduleProvider(clock: Clock = environmentClock): pulumi.dynamic.ResourceProvider {
+/**
+ * `clock` decides when renewal is due; `wallClock` (the real time) bounds the stamps. Both are
+ * looked up at call time, so a simulator that moves `Date.now` moves the wall clock too.
+ */
+export function createRenewalScheduleProvider(clock: Clock = environmentClock, wallClock: Clock = () => new Date(Date.now())): pulumi.dynamic.ResourceProvider {
     const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
     return {
@@ -74,7 +82,7 @@ export function createRenewalScheduleProvider(clock: Clock = environmentClock): 
 
         async create(inputs: RenewalScheduleInputs) {
             const crypto = require("crypto") as typeof import("crypto");
-            const start = clock();
+            const start = new Date(Math.min(clock().getTime(), wallClock().getTime()));
             const end = new Date(start.getTime() + inputs.validityMs);
             const outs: RenewalScheduleOutputs = {
                 validityMs: inputs.validityMs,

@@ -521,8 +521,10 @@ function crlRefreshAtMs(crl: CrlRecord, fraction: number): number {
 /**
  * The CRLs to sign at `now`, with everything {@link buildCrl} needs: CAs without a CRL, whose content
  * changed, whose validity setting changed, or whose refresh time has come. CRL Number = previous + 1.
+ * `stampAt` dates them (thisUpdate, nextUpdate): the real time when `now` is a moved clock ahead of it,
+ * since nginx refuses every client while a CRL is "not yet valid".
  */
-export function crlsToSign(state: LedgerState, now: Date): CrlToSign[] {
+export function crlsToSign(state: LedgerState, now: Date, stampAt: Date = now): CrlToSign[] {
     const todo: CrlToSign[] = [];
     for (const record of state.issuers) {
         const entries = crlEntries(record, now, state);
@@ -545,8 +547,8 @@ export function crlsToSign(state: LedgerState, now: Date): CrlToSign[] {
                 crlNumber: (crl?.number ?? 0) + 1,
                 // Backdated a little, so an nginx whose clock lags the signer's does not see a CRL
                 // that is "not yet valid" (which refuses every client).
-                thisUpdate: new Date(now.getTime() - CRL_BACKDATE_MS),
-                nextUpdate: new Date(now.getTime() - CRL_BACKDATE_MS + state.crlValidityMs),
+                thisUpdate: new Date(stampAt.getTime() - CRL_BACKDATE_MS),
+                nextUpdate: new Date(stampAt.getTime() - CRL_BACKDATE_MS + state.crlValidityMs),
             },
         });
     }

@@ -151,7 +151,10 @@ async function produce(prevState: LedgerState | undefined, inputs: Record<string
         now,
     );
     const changes = [...result.changes];
-    const todo = crlsToSign(result.state, now);
+    // MTLS_NGINX_CLOCK moves decisions, never stamps: a CRL dated later than the real time is "not yet
+    // valid" to nginx, which then refuses every client.
+    const stampAt = new Date(Math.min(now.getTime(), Date.now()));
+    const todo = crlsToSign(result.state, now, stampAt);
     const signed = await Promise.all(todo.map(async (item) => ({ item, pem: await buildCrl(item.input) })));
     for (const { item } of signed) {
         const why = { first: "first CRL", content: "content changed", refresh: "refresh due", validity: "validity changed" }[item.why];

@@ -62,6 +62,18 @@ const realRequire: NodeRequire = hostModule().createRequire(path.join(PROJECT_RO
 /** The real `process` (under jest, the test's `process.env` is a copy that real modules do not see). */
 const realProcess: NodeJS.Process = realRequire("process");
 
+/**
+ * Moves `Date.now` to `at` (then ticking on) in jest's realm and in Node's main realm, where the
+ * deserialized dynamic providers run; returns the undo. Only `Date.now` changes, not the Date class.
+ */
+function moveWallClock(at: Date): () => void {
+    const realms = [Date, realRequire("vm").runInThisContext("Date") as DateConstructor];
+    const saved = realms.map((D) => D.now);
+    const offset = at.getTime() - saved[0].call(realms[0]);
+    realms.forEach((D, i) => (D.now = () => saved[i].call(D) + offset));
+    return () => realms.forEach((D, i) => (D.now = saved[i]));
+}
+
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
@@ -1063,12 +1075,15 @@ export class DeploymentSimulator {
         const preview = opts.preview === true;
         const ctx = new RunContext(this, preview, project, stack);
 
-        // clock
+        // clock: a simulated time is both the decision clock (MTLS_NGINX_CLOCK) and the wall clock
+        // (Date.now), which the providers stamp with, as the real time passing would be in the engine.
         const clockBefore = [process.env[CLOCK_ENV], realProcess.env[CLOCK_ENV]] as const;
+        let restoreWallClock = () => {};
         if (opts.now !== undefined) {
-            const iso = (opts.now instanceof Date ? opts.now : new Date(opts.now)).toISOString();
-            process.env[CLOCK_ENV] = iso;
-            realProcess.env[CLOCK_ENV] = iso;
+            const at = opts.now instanceof Date ? opts.now : new Date(opts.now);
+            process.env[CLOCK_ENV] = at.toISOString();
+            realProcess.env[CLOCK_ENV] = at.toISOString();
+            restoreWallClock = moveWallClock(at);
         }
         // config
         const store = runtimeState.getStore();
@@ -1112,6 +1127,7 @@ export class DeploymentSimulator {
             ctx.closed = true;
             restoreEnv(process.env, clockBefore[0]);
             restoreEnv(realProcess.env, clockBefore[1]);
+            restoreWallClock();
             for (const k of Object.keys(store.config)) delete store.config[k];
             Object.assign(store.config, configBefore);
             this.running = false;

@@ -73,6 +73,17 @@ describe("renewal schedule provider", () => {
         expect(result.failures).toEqual([expect.objectContaining({ property: "validityMs" })]);
     });
 
+    it("a clock moved ahead of the real time moves decisions, not the window (certificates are signed at the real time)", async () => {
+        const clock = fakeClock("2030-05-01T00:00:00Z");
+        const wall = fakeClock("2026-01-01T00:00:00Z");
+        const provider = createRenewalScheduleProvider(clock.now, wall.now);
+        const { id, outs } = await provider.create!(inputs);
+        expect(outs.windowStart).toBe("2026-01-01T00:00:00.000Z");
+        expect((await provider.diff!(id, outs, inputs)).replaces).toEqual(["renewAt"]); // 2030 is past renewAt
+        wall.set("2030-06-01T00:00:00Z"); // a clock behind the real time stamps with the clock
+        expect((await provider.create!(inputs)).outs.windowStart).toBe("2030-05-01T00:00:00.000Z");
+    });
+
     it("serializes with serializeFunction and the deserialized provider follows MTLS_NGINX_CLOCK", async () => {
         const sf = await pulumi.runtime.serializeFunction(() => renewalScheduleProvider);
         const mod: { exports: any } = { exports: {} };
@@ -80,10 +91,10 @@ describe("renewal schedule provider", () => {
         const provider = mod.exports[sf.exportName]();
         const saved = process.env.MTLS_NGINX_CLOCK;
         try {
-            process.env.MTLS_NGINX_CLOCK = "2030-05-01T00:00:00Z";
+            process.env.MTLS_NGINX_CLOCK = "2026-05-01T00:00:00Z"; // behind the real time: stamps follow it
             const { id, outs } = await provider.create(inputs);
-            expect(outs.windowStart).toBe("2030-05-01T00:00:00.000Z");
-            process.env.MTLS_NGINX_CLOCK = "2030-07-01T00:00:00Z"; // past 2/3 of 90 days
+            expect(outs.windowStart).toBe("2026-05-01T00:00:00.000Z");
+            process.env.MTLS_NGINX_CLOCK = "2026-07-01T00:00:00Z"; // past 2/3 of 90 days
             expect((await provider.diff(id, outs, inputs)).replaces).toEqual(["renewAt"]);
         } finally {
             if (saved === undefined) delete process.env.MTLS_NGINX_CLOCK;

@@ -9,11 +9,22 @@ const DAY = 24 * HOUR;
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const saved = process.env.MTLS_NGINX_CLOCK;
 
+const realDateNow = Date.now;
+
+/** Time passing: the clock and the wall clock (which stamps CRLs) move together. */
 function setClock(d: Date): void {
     process.env.MTLS_NGINX_CLOCK = d.toISOString();
+    Date.now = () => d.getTime();
+}
+
+/** Only MTLS_NGINX_CLOCK moves (a what-if run); the wall clock stays real. */
+function moveClockOnly(d: Date): void {
+    process.env.MTLS_NGINX_CLOCK = d.toISOString();
+    Date.now = realDateNow;
 }
 
 afterEach(() => {
+    Date.now = realDateNow;
     if (saved === undefined) delete process.env.MTLS_NGINX_CLOCK;
     else process.env.MTLS_NGINX_CLOCK = saved;
 });
@@ -112,6 +123,17 @@ describe("RevocationList provider", () => {
         expect(updated.refreshAt).toBe(new Date(refreshAt.getTime() - CRL_BACKDATE_MS + 3.5 * DAY).toISOString());
         expect(updated.changes).toEqual([expect.stringMatching(/^signed CRL #2 .*\(refresh due\)/)]);
         expect(await provider.diff(created.id, updated, inputs())).toMatchObject({ changes: false });
+
+        // A clock moved ahead of the real time decides the refresh, but the CRL is dated at the real time:
+        // nginx refuses every client while a CRL is "not yet valid".
+        const ahead = new Date(new Date(updated.refreshAt).getTime() + HOUR);
+        moveClockOnly(ahead);
+        expect(await provider.diff(created.id, updated, inputs())).toMatchObject({ changes: true });
+        const timeTravelled = (await provider.update(created.id, updated, inputs())).outs as RevocationListOutputs;
+        expect(timeTravelled.issuers[0].crlNumber).toBe(3);
+        const thisUpdate = new Date(timeTravelled.refreshAt).getTime() - 3.5 * DAY;
+        expect(thisUpdate).toBeLessThanOrEqual(realDateNow());
+        expect(thisUpdate).toBeGreaterThan(realDateNow() - CRL_BACKDATE_MS - 60_000);
     });
 
     test("update: a removed client is on the CRL; an update is planned once its entry can drop off (before refreshAt); CA rotation keeps the old CA and its CRL", async () => {
