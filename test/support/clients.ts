@@ -273,3 +273,22 @@ export function writeFile(dir: string, name: string, content: string | Buffer, m
     fs.chmodSync(file, mode);
     return file;
 }
+
+/** SHA-256 (lower-case hex) of the certificate a TLS server on 127.0.0.1:`port` presents to a client sending no certificate. */
+export function servedCertificateSha256(port: number, serverName = "localhost"): Promise<string> {
+    const tls: typeof import("tls") = require("tls");
+    return new Promise((resolve, reject) => {
+        const socket = tls.connect({ host: "127.0.0.1", port, servername: serverName, rejectUnauthorized: false }, () => {
+            const der = socket.getPeerCertificate().raw;
+            socket.destroy();
+            resolve(crypto.createHash("sha256").update(der).digest("hex"));
+        });
+        socket.setTimeout(CLIENT_TIMEOUT_S * 1000, () => socket.destroy(new Error(`no TLS handshake with 127.0.0.1:${port}`)));
+        socket.on("error", reject);
+    });
+}
+
+/** SHA-256 (lower-case hex) of the first certificate in a PEM text. */
+export function pemSha256(pem: string): string {
+    return crypto.createHash("sha256").update(new crypto.X509Certificate(pem).raw).digest("hex");
+}

@@ -9,10 +9,12 @@
  * 3. the cache scripts/engine/install.sh fills (`install.sh --dir`).
  * With none, engine tests are skipped with the reason, except under `CI=true`, where they fail.
  */
-import { spawn, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { writeFile } from "./clients";
 import { makeTestDir } from "./nginx";
 import { PROJECT_DIR } from "./stackConfig";
 
@@ -272,6 +274,27 @@ export interface StateResource {
     outputs?: Record<string, any>;
     parent?: string;
     [key: string]: unknown;
+}
+
+/** A client's certificate chain and key, out of its exported PKCS#12 (what the person imports). */
+export function pemFromP12(dir: string, p12Base64: string, password: string): { certPem: string; keyPem: string } {
+    const file = writeFile(dir, `bundle-${crypto.randomBytes(4).toString("hex")}.p12`, Buffer.from(p12Base64, "base64"), 0o600);
+    const run = (args: string[]) =>
+        execFileSync("openssl", ["pkcs12", "-in", file, "-passin", "env:P12_PASSWORD", ...args], { env: { ...process.env, P12_PASSWORD: password }, encoding: "utf8" });
+    try {
+        return { certPem: run(["-nokeys"]), keyPem: run(["-nocerts", "-nodes"]) };
+    } finally {
+        fs.rmSync(file, { force: true });
+    }
+}
+
+/** Non-`same` steps of a plan, as `name: op`, sorted. */
+export function changedSteps(steps: PreviewStep[]): string[] {
+    return steps.filter((s) => s.op !== "same").map((s) => `${urnName(s.urn)}: ${s.op}`).sort();
+}
+
+export function idsByName(resources: StateResource[]): Map<string, string | undefined> {
+    return new Map(resources.filter((r) => r.custom).map((r) => [urnName(r.urn), r.id]));
 }
 
 /** The last part of a URN: the resource's name. */
