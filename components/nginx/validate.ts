@@ -11,7 +11,7 @@
  */
 import * as net from "net";
 import * as posixPath from "path";
-import { InputError, InputErrors, throwIfAny } from "../util/errors";
+import { InputError, InputErrors, showValue, throwIfAny } from "../util/errors";
 import type { NginxConfInput, SiteSpec } from "./siteSpec";
 
 const path = posixPath.posix;
@@ -27,13 +27,7 @@ const UNSAFE_WORD_CHARS = /[\s"'`;{}$#\\\p{C}\p{Z}]/u;
 
 type Errors = InputError[];
 
-function show(value: unknown): string {
-    if (typeof value === "string") {
-        const s = JSON.stringify(value.length > 80 ? value.slice(0, 80) + "…" : value);
-        return s;
-    }
-    return value === undefined ? "undefined" : JSON.stringify(value) ?? String(value);
-}
+const show = showValue;
 
 function firstUnsafe(value: string, re: RegExp = UNSAFE_WORD_CHARS): string | undefined {
     const m = re.exec(value);

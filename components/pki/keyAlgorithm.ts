@@ -1,4 +1,4 @@
-import { InputError } from "../util/errors";
+import { InputError, showValue } from "../util/errors";
 
 /**
  * Key algorithms the components issue. ECDSA P-256 is the default: small, fast, and accepted by
@@ -23,7 +23,7 @@ export function validateKeyAlgorithm(value: unknown, input: string): KeyAlgorith
     if (typeof value === "string" && (KEY_ALGORITHMS as readonly string[]).includes(value)) {
         return value as KeyAlgorithm;
     }
-    throw new InputError(input, `unknown key algorithm ${JSON.stringify(value)}`, `use one of ${KEY_ALGORITHMS.join(", ")} (default ${DEFAULT_KEY_ALGORITHM})`);
+    throw new InputError(input, `unknown key algorithm ${showValue(value)}`, `use one of ${KEY_ALGORITHMS.join(", ")} (default ${DEFAULT_KEY_ALGORITHM})`);
 }
 
 export function privateKeyArgs(algorithm: KeyAlgorithm): TlsPrivateKeyArgs {

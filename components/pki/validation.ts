@@ -3,7 +3,7 @@
  * the input and the fix, or returns the normalized value.
  */
 import * as net from "net";
-import { InputError } from "../util/errors";
+import { InputError, showValue } from "../util/errors";
 
 /** RFC 5280 upper bound for CN, O, OU (ub-common-name etc.). */
 export const MAX_DN_FIELD_LENGTH = 64;
@@ -40,7 +40,7 @@ export function validateDnField(value: unknown, input: string, what = "subject f
 export function validateCountry(value: unknown, input: string): string | undefined {
     if (value === undefined) return undefined;
     if (typeof value !== "string" || !/^[A-Z]{2}$/.test(value)) {
-        throw new InputError(input, `${JSON.stringify(value)} is not a two-letter country code`, 'use an upper-case ISO 3166 code such as "DE" or "US"');
+        throw new InputError(input, `${showValue(value)} is not a two-letter country code`, 'use an upper-case ISO 3166 code such as "DE" or "US"');
     }
     return value;
 }
@@ -53,7 +53,7 @@ export function validateResourceName(value: unknown, input: string): string {
     if (typeof value !== "string" || !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(value)) {
         throw new InputError(
             input,
-            `${JSON.stringify(value)} is not a valid name`,
+            `${showValue(value)} is not a valid name`,
             "use 1-63 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit (it becomes part of resource and file names)",
         );
     }
@@ -66,7 +66,7 @@ export function validateUniqueNames(names: ReadonlyArray<string>, input: (index:
     names.forEach((name, index) => {
         const first = seen.get(name);
         if (first !== undefined) {
-            throw new InputError(input(index), `duplicate name ${JSON.stringify(name)} (also at index ${first})`, "give every entry a unique name");
+            throw new InputError(input(index), `duplicate name ${showValue(name)} (also at index ${first})`, "give every entry a unique name");
         }
         seen.set(name, index);
     });
@@ -88,7 +88,7 @@ export function validateDnsNames(values: unknown, input: string): string[] {
     }
     return values.map((v, i) => {
         if (typeof v !== "string" || !isDnsName(v)) {
-            throw new InputError(`${input}[${i}]`, `${JSON.stringify(v)} is not a DNS name`, "use an RFC 1123 host name such as mtls.example.com (a leading *. wildcard is allowed)");
+            throw new InputError(`${input}[${i}]`, `${showValue(v)} is not a DNS name`, "use an RFC 1123 host name such as mtls.example.com (a leading *. wildcard is allowed)");
         }
         return v.toLowerCase();
     });
@@ -101,7 +101,7 @@ export function validateIpAddresses(values: unknown, input: string): string[] {
     }
     return values.map((v, i) => {
         if (typeof v !== "string" || net.isIP(v) === 0) {
-            throw new InputError(`${input}[${i}]`, `${JSON.stringify(v)} is not an IP address`, "use an IPv4 or IPv6 literal such as 127.0.0.1 or ::1");
+            throw new InputError(`${input}[${i}]`, `${showValue(v)} is not an IP address`, "use an IPv4 or IPv6 literal such as 127.0.0.1 or ::1");
         }
         return v;
     });
@@ -110,7 +110,7 @@ export function validateIpAddresses(values: unknown, input: string): string[] {
 export function validateEmail(value: unknown, input: string): string | undefined {
     if (value === undefined) return undefined;
     if (typeof value !== "string" || !/^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+\.[^\s@<>()",;:\\[\]]+$/.test(value) || value.length > 128) {
-        throw new InputError(input, `${JSON.stringify(value)} is not an e-mail address`, "use a plain address such as alice@example.com");
+        throw new InputError(input, `${showValue(value)} is not an e-mail address`, "use a plain address such as alice@example.com");
     }
     return value;
 }
@@ -130,7 +130,7 @@ export function validateUris(values: unknown, input: string): string[] {
             }
         }
         if (!ok) {
-            throw new InputError(`${input}[${i}]`, `${JSON.stringify(v)} is not an absolute URI`, "use an absolute URI with a scheme, such as spiffe://example.org/alice or https://example.org/users/alice");
+            throw new InputError(`${input}[${i}]`, `${showValue(v)} is not an absolute URI`, "use an absolute URI with a scheme, such as spiffe://example.org/alice or https://example.org/users/alice");
         }
         return v as string;
     });

@@ -3,7 +3,7 @@
  * notBefore, notAfter and a policy. Default: renew once 2/3 of the lifetime has passed.
  */
 import { Duration, formatDuration, parseDuration } from "../util/duration";
-import { InputError } from "../util/errors";
+import { InputError, showValue } from "../util/errors";
 
 /** How early to renew: at most one of the two; neither means "at 2/3 of the lifetime". */
 export interface RenewalPolicyArgs {
@@ -40,7 +40,7 @@ export const DEFAULT_REMAINING_FRACTION = 1 / 3;
 export function resolveRenewalPolicy(args: RenewalPolicyArgs | undefined, validityMs: number, input: string): RenewalPolicy {
     const keyRotation = args?.keyRotation ?? "always";
     if (keyRotation !== "always" && keyRotation !== "never") {
-        throw new InputError(`${input}.keyRotation`, `unknown value ${JSON.stringify(keyRotation)}`, `use "always" (default) or "never"`);
+        throw new InputError(`${input}.keyRotation`, `unknown value ${showValue(keyRotation)}`, `use "always" (default) or "never"`);
     }
     if (args?.renewBefore !== undefined && args?.renewBeforePercentage !== undefined) {
         throw new InputError(input, "both renewBefore and renewBeforePercentage are set", "set only one of them");
@@ -48,7 +48,7 @@ export function resolveRenewalPolicy(args: RenewalPolicyArgs | undefined, validi
     if (args?.renewBeforePercentage !== undefined) {
         const pct = args.renewBeforePercentage;
         if (typeof pct !== "number" || !Number.isFinite(pct) || pct <= 0 || pct >= 100) {
-            throw new InputError(`${input}.renewBeforePercentage`, `${JSON.stringify(pct)} is outside (0, 100)`, "use a percentage of the lifetime strictly between 0 and 100, e.g. 33");
+            throw new InputError(`${input}.renewBeforePercentage`, `${showValue(pct)} is outside (0, 100)`, "use a percentage of the lifetime strictly between 0 and 100, e.g. 33");
         }
         return { kind: "fraction", remainingFraction: pct / 100, keyRotation };
     }

@@ -17,6 +17,7 @@
  * Everything third-party is `require`d inside the function: the RevocationList dynamic provider captures this
  * function with `pulumi.runtime.serializeFunction`, which cannot capture module-level imports.
  */
+import { showValue } from "../util/errors";
 
 /** CRL entry reason codes (RFC 5280 §5.3.1) that a program may ask for. */
 export type RevocationReason =
@@ -166,7 +167,7 @@ export async function buildCrl(input: BuildCrlInput): Promise<string> {
     const revoked = input.entries.map((entry, i) => {
         let serial = String(entry.serialHex).replace(/[:\s]/g, "").toLowerCase();
         if (!/^[0-9a-f]+$/.test(serial)) {
-            throw new Error(`buildCrl: entries[${i}].serialHex ${JSON.stringify(entry.serialHex)} is not hex`);
+            throw new Error(`buildCrl: entries[${i}].serialHex ${showValue(entry.serialHex)} is not hex`);
         }
         serial = serial.replace(/^0+/, "") || "0";
         if (serial.length % 2) serial = "0" + serial;
@@ -176,11 +177,11 @@ export async function buildCrl(input: BuildCrlInput): Promise<string> {
         seen.add(serial);
         const code = reasonCodes[entry.reason];
         if (code === undefined) {
-            throw new Error(`buildCrl: entries[${i}].reason ${JSON.stringify(entry.reason)} is not a revocation reason`);
+            throw new Error(`buildCrl: entries[${i}].reason ${showValue(entry.reason)} is not a revocation reason`);
         }
         const revocationDate = new Date(entry.revokedAt);
         if (Number.isNaN(revocationDate.getTime())) {
-            throw new Error(`buildCrl: entries[${i}].revokedAt ${JSON.stringify(entry.revokedAt)} is not a time`);
+            throw new Error(`buildCrl: entries[${i}].revokedAt ${showValue(entry.revokedAt)} is not a time`);
         }
         // Positive INTEGER octets: a leading 0x00 when the high bit is set.
         const octets = hexBytes(parseInt(serial.slice(0, 2), 16) & 0x80 ? "00" + serial : serial);

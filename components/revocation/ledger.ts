@@ -22,6 +22,7 @@
  * Third-party and node modules are `require`d inside the functions so the provider can be serialized.
  */
 import type { RevocationReason, BuildCrlInput, CrlEntry } from "./crl";
+import { showValue } from "../util/errors";
 
 /** Default CRL validity: 7 days. */
 export const DEFAULT_CRL_VALIDITY_MS = 7 * 24 * 3600_000;
@@ -153,7 +154,7 @@ export interface CrlToSign {
 export function normalizeSerial(serial: string): string {
     let hex = String(serial).replace(/[:\s]/g, "").toUpperCase();
     if (!/^[0-9A-F]+$/.test(hex)) {
-        throw new Error(`serial ${JSON.stringify(serial)} is not hex`);
+        throw new Error(`serial ${showValue(serial)} is not hex`);
     }
     hex = hex.replace(/^0+/, "");
     if (hex === "") hex = "0";
@@ -262,7 +263,7 @@ export function reconcile(prev: LedgerState | undefined, input: ReconcileInput, 
             throw new Error(`issued[${i}].name must be a non-empty string`);
         }
         if (declaredNames.has(declared.name)) {
-            throw new Error(`${what}: the name ${JSON.stringify(declared.name)} is declared twice; names identify certificate holders and must be unique`);
+            throw new Error(`${what}: the name ${showValue(declared.name)} is declared twice; names identify certificate holders and must be unique`);
         }
         declaredNames.add(declared.name);
         const cert = parseCert(declared.certPem, what);
@@ -363,7 +364,7 @@ export function reconcile(prev: LedgerState | undefined, input: ReconcileInput, 
     for (const [client, reason] of explicitClients) {
         const matches = all().filter(({ cert }) => cert.name === client && !cert.external);
         if (matches.length === 0) {
-            changes.push(`revocation for client ${JSON.stringify(client)} matched no tracked certificate`);
+            changes.push(`revocation for client ${showValue(client)} matched no tracked certificate`);
         }
         for (const { cert } of matches) {
             if (unexpired(cert, now)) revoke(cert, reason, "explicit");

@@ -10,11 +10,62 @@ export class InputError extends Error {
     readonly input: string;
 
     constructor(input: string, problem: string, fix: string) {
-        const message = `${input}: ${problem}. Fix: ${fix}`;
+        // A backstop for messages that echo a value without showValue: no part may flood a log.
+        const path = cutText(input, MAX_INPUT_PATH_CHARS);
+        const message = `${path}: ${cutText(problem, MAX_MESSAGE_PART_CHARS)}. Fix: ${cutText(fix, MAX_MESSAGE_PART_CHARS)}`;
         super(message);
         keepErrorShape(this, "InputError", message);
-        this.input = input;
+        this.input = path;
     }
+}
+
+/** The most characters of a user value a message echoes: enough to recognize it, never a flood. */
+export const MAX_ECHOED_CHARS = 80;
+/** Longest input path and longest problem or fix an InputError keeps (values are echoed much shorter). */
+export const MAX_INPUT_PATH_CHARS = 200;
+export const MAX_MESSAGE_PART_CHARS = 1000;
+
+/**
+ * A user value as messages echo it: a string JSON-quoted (blanks and control characters show), other
+ * values as JSON (numbers as JavaScript prints them: NaN, Infinity); anything longer than
+ * {@link MAX_ECHOED_CHARS} characters is cut, marked with "…" and its full length.
+ */
+export function showValue(value: unknown): string {
+    if (typeof value === "string") {
+        const head = firstCodePoints(value, MAX_ECHOED_CHARS);
+        return head === undefined ? JSON.stringify(value) : `${JSON.stringify(head)}… (${value.length} characters)`;
+    }
+    return cutText(plainText(value), MAX_ECHOED_CHARS);
+}
+
+function plainText(value: unknown): string {
+    if (value === undefined || typeof value === "number" || typeof value === "bigint" || typeof value === "symbol" || typeof value === "function") {
+        return typeof value === "function" ? "a function" : String(value);
+    }
+    try {
+        return JSON.stringify(value) ?? String(value);
+    } catch {
+        return String(value); // e.g. a circular object
+    }
+}
+
+/** `text` itself when it has at most `max` characters, else its first `max` characters, "…" and its length. */
+export function cutText(text: string, max: number): string {
+    const head = firstCodePoints(text, max);
+    return head === undefined ? text : `${head}… (${text.length} characters)`;
+}
+
+/** The first `max` code points of `text` (never half a surrogate pair), or undefined when it is not longer. */
+function firstCodePoints(text: string, max: number): string | undefined {
+    if (text.length <= max) return undefined;
+    let units = 0;
+    let count = 0;
+    for (const ch of text) {
+        if (count === max) return text.slice(0, units);
+        units += ch.length;
+        count++;
+    }
+    return undefined;
 }
 
 /** Collects several input errors so a user sees all of them in one preview. */

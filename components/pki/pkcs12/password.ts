@@ -4,7 +4,7 @@
  * Everything here is self-contained (node:crypto is required inside the functions) so the
  * Pkcs12Bundle dynamic provider can call it after `pulumi.runtime.serializeFunction`.
  */
-import { InputError } from "../../util/errors";
+import { InputError, showValue } from "../../util/errors";
 import type { Pkcs12Profile } from "./pfx";
 
 /** The profiles `buildPkcs12` understands (kept here as well so this module does not load pfx.ts). */
@@ -96,6 +96,6 @@ export function validatePkcs12FriendlyName(value: unknown, input: string): strin
 function describeValue(value: unknown): string {
     if (value === undefined) return "undefined";
     if (value === null) return "null";
-    if (typeof value === "string") return JSON.stringify(value);
+    if (typeof value === "string") return showValue(value);
     return typeof value;
 }
