@@ -18,11 +18,12 @@ import {
 import { validateResourceName, validateUniqueNames } from "./pki/validation";
 import { cadenceFindings, CadenceSubject } from "./renewal/cadence";
 import { renewalWindowMs } from "./renewal/policy";
-import { CertificateRevocation, CertificateRevocationArgs } from "./revocation/certificateRevocation";
+import { CertificateRevocation, CertificateRevocationArgs, resolveCrlValidityMs } from "./revocation/certificateRevocation";
 import { IssuedCertificateArgs, validateRevocationListArgs } from "./revocation/revocationList";
 import { now as clockNow } from "./util/clock";
 import { Duration, parseDuration } from "./util/duration";
 import { InputError } from "./util/errors";
+import { CADENCE } from "./util/limits";
 
 /** A client as declared in MtlsNginxArgs: a ClientCertificate without its issuer, with a name. */
 export interface ClientSpec extends Omit<ClientCertificateArgs, "issuer" | "commonName"> {
@@ -127,7 +128,7 @@ function resolve(name: string, args: MtlsNginxArgs): Resolved {
     if (!("provided" in args.server)) {
         resolveServerCertificateArgs(args.server, limits, "server");
     }
-    const cadenceMs = parseDuration(args.cadence ?? "24h", "cadence");
+    const cadenceMs = parseDuration(args.cadence ?? "24h", "cadence", CADENCE);
     const siteName = args.site.siteName ?? name;
     const server = args.server as { dnsNames?: string[]; ipAddresses?: string[] };
     const serverNames = args.site.serverNames ?? [...(server.dnsNames ?? []), ...(server.ipAddresses ?? [])];
@@ -137,7 +138,7 @@ function resolve(name: string, args: MtlsNginxArgs): Resolved {
     const revocationOn = args.revocation?.enabled ?? true;
     if (revocationOn) {
         const { enabled: _enabled, crlValidity, ...revocation } = args.revocation ?? {};
-        if (crlValidity !== undefined) parseDuration(crlValidity, "revocation.crlValidity");
+        resolveCrlValidityMs(crlValidity);
         validateRevocationListArgs({ issuerCertPem: "-", issuerKeyPem: "-", issued: [], ...revocation }, "revocation");
     }
     const verifyDepth = args.ca instanceof CertificateAuthority ? args.ca.verifyDepth : args.ca.intermediate ? 2 : 1;

@@ -1,13 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { RenewalPolicy, RenewalPolicyArgs, renewalWindowMs, resolveRenewalPolicy } from "../renewal/policy";
-import { Duration, formatDuration, parseDuration } from "../util/duration";
+import { Duration, formatDuration } from "../util/duration";
 import { InputError } from "../util/errors";
 import { CertificateFacts, joinPem } from "./certInfo";
 import { issuedFacts, renewableKey, signedCertificate, validityHours } from "./issuance";
 import { CertificateIssuer } from "./issuer";
 import { KeyAlgorithm, validateKeyAlgorithm } from "./keyAlgorithm";
 import { validateCommonName, validateCountry, validateDnField } from "./validation";
+import { resolveValidity, validateGeneration } from "./validity";
 
 /** Default validities: long-lived root, medium intermediate (leaves are re-issued well before either ends). */
 export const DEFAULT_ROOT_VALIDITY: Duration = "3650d";
@@ -105,10 +106,6 @@ export interface CertificateAuthoritySettings {
     warnings: string[];
 }
 
-function wholeHours(ms: number): number {
-    return validityHours(ms) * 3600_000;
-}
-
 /** Validates CA args and applies defaults; throws InputError before anything is created. */
 export function resolveCertificateAuthorityArgs(args: CertificateAuthorityArgs, input = "ca"): CertificateAuthoritySettings {
     if (!args || typeof args !== "object") {
@@ -120,19 +117,19 @@ export function resolveCertificateAuthorityArgs(args: CertificateAuthorityArgs, 
         organizationalUnit: validateDnField(args.organizationalUnit, `${input}.organizationalUnit`, "organizational unit"),
         country: validateCountry(args.country, `${input}.country`),
     };
-    const rootValidityMs = wholeHours(parseDuration(args.validity ?? DEFAULT_ROOT_VALIDITY, `${input}.validity`));
+    const rootValidityMs = resolveValidity(args.validity ?? DEFAULT_ROOT_VALIDITY, `${input}.validity`);
     const root: CaLevelSettings = {
         commonName,
         keyAlgorithm: validateKeyAlgorithm(args.keyAlgorithm, `${input}.keyAlgorithm`),
         validityMs: rootValidityMs,
         policy: resolveRenewalPolicy(args.renewal, rootValidityMs, `${input}.renewal`),
-        generation: args.generation ?? 0,
+        generation: validateGeneration(args.generation, `${input}.generation`),
     };
     const warnings: string[] = [];
     let intermediate: CaLevelSettings | undefined;
     if (args.intermediate) {
         const ia: IntermediateCaArgs = args.intermediate === true ? {} : args.intermediate;
-        const validityMs = wholeHours(parseDuration(ia.validity ?? DEFAULT_INTERMEDIATE_VALIDITY, `${input}.intermediate.validity`));
+        const validityMs = resolveValidity(ia.validity ?? DEFAULT_INTERMEDIATE_VALIDITY, `${input}.intermediate.validity`);
         if (validityMs > rootValidityMs) {
             throw new InputError(
                 `${input}.intermediate.validity`,
@@ -151,7 +148,7 @@ export function resolveCertificateAuthorityArgs(args: CertificateAuthorityArgs, 
             keyAlgorithm: validateKeyAlgorithm(ia.keyAlgorithm ?? root.keyAlgorithm, `${input}.intermediate.keyAlgorithm`),
             validityMs,
             policy: resolveRenewalPolicy(ia.renewal, validityMs, `${input}.intermediate.renewal`),
-            generation: ia.generation ?? 0,
+            generation: validateGeneration(ia.generation, `${input}.intermediate.generation`),
         };
     }
     return { subject, root, intermediate, warnings };

@@ -3,10 +3,10 @@
  * the issuer, renewal policy. Pure.
  */
 import { RenewalPolicy, RenewalPolicyArgs, resolveRenewalPolicy } from "../renewal/policy";
-import { Duration, formatDuration, parseDuration } from "../util/duration";
-import { InputError } from "../util/errors";
-import { validityHours } from "./issuance";
+import { Duration, formatDuration } from "../util/duration";
+import { InputError, showValue } from "../util/errors";
 import { KeyAlgorithm, validateKeyAlgorithm } from "./keyAlgorithm";
+import { resolveValidity, validateGeneration } from "./validity";
 
 export interface LeafSettings {
     keyAlgorithm: KeyAlgorithm;
@@ -28,24 +28,21 @@ export function resolveLeafSettings(
     issuer: IssuerLimits,
     input: string,
 ): LeafSettings {
-    const validityMs = validityHours(parseDuration(args.validity ?? defaultValidity, `${input}.validity`)) * 3600_000;
+    const validityMs = resolveValidity(args.validity ?? defaultValidity, `${input}.validity`);
     const warnings: string[] = [];
     if (issuer.validityMs !== undefined && validityMs > issuer.validityMs) {
         throw new InputError(
             `${input}.validity`,
-            `${formatDuration(validityMs)} is longer than the validity of its issuer ${JSON.stringify(issuer.displayName)} (${formatDuration(issuer.validityMs)})`,
+            `${formatDuration(validityMs)} is longer than the validity of its issuer ${showValue(issuer.displayName)} (${formatDuration(issuer.validityMs)})`,
             "shorten the certificate's validity, or lengthen the CA's",
         );
     }
     if (issuer.renewalWindowMs !== undefined && validityMs > issuer.renewalWindowMs) {
         warnings.push(
-            `${input}.validity (${formatDuration(validityMs)}) is longer than the renewal window of ${JSON.stringify(issuer.displayName)} (${formatDuration(issuer.renewalWindowMs)}): a certificate issued just before the CA renews can outlive the CA`,
+            `${input}.validity (${formatDuration(validityMs)}) is longer than the renewal window of ${showValue(issuer.displayName)} (${formatDuration(issuer.renewalWindowMs)}): a certificate issued just before the CA renews can outlive the CA`,
         );
     }
-    const generation = args.generation ?? 0;
-    if (!Number.isInteger(generation) || generation < 0) {
-        throw new InputError(`${input}.generation`, `${JSON.stringify(args.generation)} is not a non-negative integer`, "use 0, then bump it by one to re-issue now");
-    }
+    const generation = validateGeneration(args.generation, `${input}.generation`);
     return {
         keyAlgorithm: validateKeyAlgorithm(args.keyAlgorithm, `${input}.keyAlgorithm`),
         validityMs,

@@ -3,6 +3,7 @@ import { CertificateAuthority } from "../pki/certificateAuthority";
 import { joinPem } from "../pki/certInfo";
 import { Duration, parseDuration } from "../util/duration";
 import { InputError } from "../util/errors";
+import { CRL_VALIDITY, HOUR_MS } from "../util/limits";
 import { IssuedCertificateArgs, RevocationArgs, RevocationList, RevokedCertificate, validateRevocationListArgs } from "./revocationList";
 
 export const DEFAULT_CRL_VALIDITY: Duration = "7d";
@@ -31,6 +32,11 @@ export interface CertificateRevocationArgs {
     crlValidity?: Duration;
 }
 
+/** `crlValidity` in ms, whole hours, from an hour to a year (see CRL_VALIDITY). */
+export function resolveCrlValidityMs(value: Duration | undefined, input = "revocation.crlValidity"): number {
+    return Math.ceil(parseDuration(value ?? DEFAULT_CRL_VALIDITY, input, CRL_VALIDITY) / HOUR_MS) * HOUR_MS;
+}
+
 /**
  * Revocation for a CA hierarchy: one RevocationList per CA (root, and intermediate when there is one),
  * whose CRLs and trust bundles (current and retired CAs) the site installs.
@@ -53,11 +59,7 @@ export class CertificateRevocation extends pulumi.ComponentResource {
         if (!args?.ca) {
             throw new InputError("revocation.ca", "no CA given", "pass the CertificateAuthority whose certificates are revoked");
         }
-        const crlValidityMs = parseDuration(args.crlValidity ?? DEFAULT_CRL_VALIDITY, "revocation.crlValidity");
-        if (crlValidityMs < 3600_000) {
-            throw new InputError("revocation.crlValidity", `${args.crlValidity} is shorter than an hour`, "use a validity of days (default 7d): the CRL must outlive the time between two runs");
-        }
-        const crlValidityHours = Math.ceil(crlValidityMs / 3600_000);
+        const crlValidityHours = resolveCrlValidityMs(args.crlValidity) / HOUR_MS;
         const common = { revocations: args.revocations, revokeSuperseded: args.revokeSuperseded ?? false, crlValidityHours };
         validateRevocationListArgs({ issuerCertPem: "-", issuerKeyPem: "-", issued: args.issued, ...common }, "revocation");
         super("mtls-nginx:revocation:CertificateRevocation", name, {}, opts);

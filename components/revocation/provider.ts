@@ -122,7 +122,8 @@ function problems(n: Normalized): { property: string; reason: string }[] {
     const out: { property: string; reason: string }[] = [];
     if (typeof n.issuerCertPem !== "string" || !n.issuerCertPem.includes("BEGIN CERTIFICATE")) out.push({ property: "issuerCertPem", reason: "must be a PEM certificate" });
     if (typeof n.issuerKeyPem !== "string" || !/BEGIN (RSA |EC )?PRIVATE KEY/.test(n.issuerKeyPem)) out.push({ property: "issuerKeyPem", reason: "must be a PEM private key (PKCS#1, SEC1 or PKCS#8)" });
-    if (!(typeof n.crlValidityHours === "number" && Number.isFinite(n.crlValidityHours) && n.crlValidityHours > 0)) out.push({ property: "crlValidityHours", reason: "must be a positive number of hours" });
+    // 8784 hours: a year, the longest CRL validity (components/util/limits.ts CRL_VALIDITY).
+    if (!(typeof n.crlValidityHours === "number" && n.crlValidityHours > 0 && n.crlValidityHours <= 8784)) out.push({ property: "crlValidityHours", reason: "must be a number of hours above 0 and at most 8784 (a year)" });
     if (!(typeof n.refreshFraction === "number" && n.refreshFraction > 0 && n.refreshFraction < 1)) out.push({ property: "refreshFraction", reason: "must be between 0 and 1 (exclusive)" });
     n.revocations.forEach((r, i) => {
         if (!reasons.includes(r.reason)) out.push({ property: `revocations[${i}].reason`, reason: `must be one of ${reasons.join(", ")}` });

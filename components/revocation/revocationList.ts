@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { InputError, throwIfAny } from "../util/errors";
+import { InputError, showValue, throwIfAny } from "../util/errors";
 import { CLOCK_ENV, clockOverride } from "../util/clock";
+import { CRL_VALIDITY, HOUR_MS } from "../util/limits";
 import { REVOCATION_REASONS } from "./crl";
 import type { RevocationReason } from "./crl";
 import { revocationListProvider } from "./provider";
@@ -98,6 +99,9 @@ export interface TrustedIssuer {
     crlNextUpdate: string;
 }
 
+/** Longest CRL validity in hours (see CRL_VALIDITY). */
+export const MAX_CRL_VALIDITY_HOURS = CRL_VALIDITY.maxMs / HOUR_MS;
+
 function isPlain(value: unknown): boolean {
     return value !== undefined && value !== null && !pulumi.Output.isInstance(value) && !(value instanceof Promise);
 }
@@ -122,7 +126,7 @@ export function validateRevocationListArgs(args: RevocationListArgs, path = "arg
             if (typeof name !== "string" || name === "") {
                 errors.push(new InputError(`${path}.issued[${i}].name`, "is empty", "give the holder's name (client name, or \"intermediate\" / \"server\")"));
             } else if (names.has(name)) {
-                errors.push(new InputError(`${path}.issued[${i}].name`, `${JSON.stringify(name)} is also issued[${names.get(name)}].name`, "give each certificate holder a unique name; a renewed certificate replaces the old one under the same name"));
+                errors.push(new InputError(`${path}.issued[${i}].name`, `${showValue(name)} is also issued[${names.get(name)}].name`, "give each certificate holder a unique name; a renewed certificate replaces the old one under the same name"));
             } else {
                 names.set(name, i);
             }
@@ -131,17 +135,19 @@ export function validateRevocationListArgs(args: RevocationListArgs, path = "arg
     if (isPlain(args.crlValidityHours)) {
         const hours = args.crlValidityHours as unknown;
         if (typeof hours !== "number" || !Number.isFinite(hours) || hours <= 0) {
-            errors.push(new InputError(`${path}.crlValidityHours`, `${JSON.stringify(hours)} is not a positive number of hours`, "use e.g. 168 (7 days); CRLs are re-signed every crlValidityHours * refreshFraction hours"));
+            errors.push(new InputError(`${path}.crlValidityHours`, `${showValue(hours)} is not a positive number of hours`, "use e.g. 168 (7 days); CRLs are re-signed every crlValidityHours * refreshFraction hours"));
+        } else if (hours > MAX_CRL_VALIDITY_HOURS) {
+            errors.push(new InputError(`${path}.crlValidityHours`, `${hours} hours is longer than ${MAX_CRL_VALIDITY_HOURS} (${CRL_VALIDITY.maxLabel}), the longest ${CRL_VALIDITY.what} may be`, `use at most ${MAX_CRL_VALIDITY_HOURS}: ${CRL_VALIDITY.why}`));
         }
     }
     if (isPlain(args.refreshFraction)) {
         const f = args.refreshFraction as unknown;
         if (typeof f !== "number" || !(f > 0 && f < 1)) {
-            errors.push(new InputError(`${path}.refreshFraction`, `${JSON.stringify(f)} is not between 0 and 1`, "use e.g. 0.5 (re-sign at half of the CRL's validity)"));
+            errors.push(new InputError(`${path}.refreshFraction`, `${showValue(f)} is not between 0 and 1`, "use e.g. 0.5 (re-sign at half of the CRL's validity)"));
         }
     }
     if (isPlain(args.revokeSuperseded) && typeof args.revokeSuperseded !== "boolean") {
-        errors.push(new InputError(`${path}.revokeSuperseded`, `${JSON.stringify(args.revokeSuperseded)} is not a boolean`, "use true or false"));
+        errors.push(new InputError(`${path}.revokeSuperseded`, `${showValue(args.revokeSuperseded)} is not a boolean`, "use true or false"));
     }
     if (isPlain(args.revocations)) {
         if (!Array.isArray(args.revocations)) {
@@ -161,15 +167,15 @@ export function validateRevocationListArgs(args: RevocationListArgs, path = "arg
                     errors.push(new InputError(at, hasClient ? "gives both client and serial" : "gives neither client nor serial", "give exactly one: client (revokes all its certificates) or serial (revokes one certificate)"));
                 }
                 if (hasSerial && isPlain(r.serial) && (typeof r.serial !== "string" || !/^[0-9a-fA-F]+(:[0-9a-fA-F]+)*$/.test(r.serial))) {
-                    errors.push(new InputError(`${at}.serial`, `${JSON.stringify(r.serial)} is not a hex serial number`, "copy the serial as `openssl x509 -noout -serial` prints it, e.g. 0A1B2C (colons allowed)"));
+                    errors.push(new InputError(`${at}.serial`, `${showValue(r.serial)} is not a hex serial number`, "copy the serial as `openssl x509 -noout -serial` prints it, e.g. 0A1B2C (colons allowed)"));
                 }
                 if (hasClient && isPlain(r.client) && typeof r.client !== "string") {
-                    errors.push(new InputError(`${at}.client`, `${JSON.stringify(r.client)} is not a name`, "give the client's name as declared in the program"));
+                    errors.push(new InputError(`${at}.client`, `${showValue(r.client)} is not a name`, "give the client's name as declared in the program"));
                 }
                 if (r.reason === undefined || r.reason === null) {
                     errors.push(new InputError(`${at}.reason`, "is required", `give one of ${REVOCATION_REASONS.join(", ")}`));
                 } else if (isPlain(r.reason) && !REVOCATION_REASONS.includes(r.reason as RevocationReason)) {
-                    errors.push(new InputError(`${at}.reason`, `${JSON.stringify(r.reason)} is not a revocation reason`, `use one of ${REVOCATION_REASONS.join(", ")}`));
+                    errors.push(new InputError(`${at}.reason`, `${showValue(r.reason)} is not a revocation reason`, `use one of ${REVOCATION_REASONS.join(", ")}`));
                 }
             });
         }

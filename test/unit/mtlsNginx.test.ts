@@ -132,6 +132,21 @@ describe("MtlsNginx composition", () => {
         }
     });
 
+    it("bounds every duration, naming the argument as written, before creating anything", async () => {
+        for (const [bad, message] of [
+            [args({ ca: { commonName: "Unit Root CA", validity: "99999999d" } }), /^ca\.validity: "99999999d" is longer than 9132d \(25 years\)/],
+            [args({ ca: { commonName: "Unit Root CA", validity: "9".repeat(400) + "d" } }), /^ca\.validity: "9+"… \(401 characters\) is longer than 9132d/],
+            [args({ clients: [{ name: "alice", validity: "9".repeat(400) + "d" }] }), /^clients\[0\]\.validity: "9+"… \(401 characters\) is longer than 9132d/],
+            [args({ revocation: { crlValidity: "400d" } }), /^revocation\.crlValidity: "400d" is longer than 366d \(a year\)/],
+            [args({ revocation: { crlValidity: "30m" } }), /^revocation\.crlValidity: "30m" is shorter than 1h/],
+            [args({ cadence: "400d" }), /^cadence: "400d" is longer than 366d \(a year\)/],
+        ] as [MtlsNginxArgs, RegExp][]) {
+            const sim = new DeploymentSimulator();
+            await expect(sim.run(() => new MtlsNginx("bad", bad))).rejects.toThrow(message);
+            expect([...sim.state.values()].filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+        }
+    });
+
     it("warns at preview when a renewal window is shorter than two runs at the stated cadence", async () => {
         const warn = jest.spyOn(pulumi.log, "warn");
         try {
