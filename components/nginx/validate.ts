@@ -12,6 +12,7 @@
 import * as net from "net";
 import * as posixPath from "path";
 import { InputError, InputErrors, showValue, throwIfAny } from "../util/errors";
+import { forbiddenNameCharacter, NAME_CHARACTER_FIX } from "../util/names";
 import type { NginxConfInput, SiteSpec } from "./siteSpec";
 
 const path = posixPath.posix;
@@ -405,7 +406,33 @@ function checkSubjectDn(value: unknown, input: string, errors: Errors): void {
         );
         return;
     }
+    const decoded = decodeRfc2253Escapes(value);
+    const bad = decoded === undefined ? "bytes that are not UTF-8" : forbiddenNameCharacter(decoded);
+    if (bad) {
+        errors.push(new InputError(input, `DN ${show(value)} contains ${bad} once its \\XX escapes are decoded`, NAME_CHARACTER_FIX));
+        return;
+    }
     checkTokenLength(regexMapKey(subjectDnPattern(value)), value, input, errors);
+}
+
+/** The DN text with its `\\XX` (UTF-8 byte) and `\\c` escapes decoded; undefined when the bytes are not UTF-8. */
+function decodeRfc2253Escapes(dn: string): string | undefined {
+    const bytes: number[] = [];
+    for (let i = 0; i < dn.length; i++) {
+        const hex = dn[i] === "\\" ? /^[0-9A-Fa-f]{2}/.exec(dn.slice(i + 1, i + 3)) : null;
+        if (hex) {
+            bytes.push(parseInt(hex[0], 16));
+            i += 2;
+        } else {
+            if (dn[i] === "\\") i++;
+            bytes.push(dn.charCodeAt(i)); // printable ASCII (checked before)
+        }
+    }
+    try {
+        return new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(bytes));
+    } catch {
+        return undefined;
+    }
 }
 
 function checkTokenLength(token: string, value: string, input: string, errors: Errors): void {
@@ -420,9 +447,9 @@ function checkCommonName(value: unknown, input: string, errors: Errors): void {
         errors.push(new InputError(input, `${show(value)} is not a common name`, `give the CN as issued, e.g. "alice" or "build-agent-7" (1 to 256 characters)`));
         return;
     }
-    const bad = firstUnsafe(value, /[\p{C}\u2028\u2029]/u);
+    const bad = forbiddenNameCharacter(value);
     if (bad) {
-        errors.push(new InputError(input, `common name ${show(value)} contains ${bad}`, "remove control and format characters; issue certificates with printable common names"));
+        errors.push(new InputError(input, `common name ${show(value)} contains ${bad}`, NAME_CHARACTER_FIX));
         return;
     }
     checkTokenLength(regexMapKey(commonNamePattern(value)), value, input, errors);

@@ -4,12 +4,18 @@
  */
 import * as net from "net";
 import { InputError, showValue } from "../util/errors";
+import { forbiddenNameCharacter, NAME_CHARACTER_FIX } from "../util/names";
 
 /** RFC 5280 upper bound for CN, O, OU (ub-common-name etc.). */
 export const MAX_DN_FIELD_LENGTH = 64;
 
-// Control characters (C0, DEL, C1) never belong in a certificate subject or SAN.
-const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+/** Throws an InputError naming `input` when `value` breaks the one character rule for names (util/names.ts). */
+export function checkNameCharacters(value: string, input: string, what: string): void {
+    const bad = forbiddenNameCharacter(value);
+    if (bad) {
+        throw new InputError(input, `the ${what} ${showValue(value)} contains ${bad}`, NAME_CHARACTER_FIX);
+    }
+}
 
 export function validateCommonName(value: unknown, input: string): string {
     if (typeof value !== "string" || value.trim().length === 0) {
@@ -18,7 +24,7 @@ export function validateCommonName(value: unknown, input: string): string {
     return validateDnField(value, input, "common name")!;
 }
 
-/** Optional subject fields (O, OU, L, ST): at most 64 characters, no control characters. */
+/** Optional subject fields (O, OU, L, ST): at most 64 characters, no control or format characters (util/names.ts). */
 export function validateDnField(value: unknown, input: string, what = "subject field"): string | undefined {
     if (value === undefined) return undefined;
     if (typeof value !== "string") {
@@ -27,9 +33,7 @@ export function validateDnField(value: unknown, input: string, what = "subject f
     if (value.length > MAX_DN_FIELD_LENGTH) {
         throw new InputError(input, `the ${what} is ${value.length} characters long; RFC 5280 allows at most ${MAX_DN_FIELD_LENGTH}`, `shorten it to ${MAX_DN_FIELD_LENGTH} characters or fewer`);
     }
-    if (CONTROL_CHARS.test(value)) {
-        throw new InputError(input, `the ${what} contains control characters`, "remove newlines, tabs and other control characters");
-    }
+    checkNameCharacters(value, input, what);
     if (value !== value.trim()) {
         throw new InputError(input, `the ${what} has leading or trailing spaces`, "trim the value");
     }
@@ -107,10 +111,14 @@ export function validateIpAddresses(values: unknown, input: string): string[] {
     });
 }
 
+// local@label.label...: the labels exclude ".", so there is one way to split the domain (linear time).
+const EMAIL_RE = /^[^\s@<>()",;:\\[\]]+@(?:[^\s@<>()",;:\\[\].]+\.)+[^\s@<>()",;:\\[\].]+$/;
+
 export function validateEmail(value: unknown, input: string): string | undefined {
     if (value === undefined) return undefined;
-    if (typeof value !== "string" || !/^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+\.[^\s@<>()",;:\\[\]]+$/.test(value) || value.length > 128) {
-        throw new InputError(input, `${showValue(value)} is not an e-mail address`, "use a plain address such as alice@example.com");
+    if (typeof value === "string") checkNameCharacters(value, input, "e-mail address");
+    if (typeof value !== "string" || value.length > 128 || !EMAIL_RE.test(value)) {
+        throw new InputError(input, `${showValue(value)} is not an e-mail address`, "use a plain address such as alice@example.com (at most 128 characters)");
     }
     return value;
 }
@@ -121,6 +129,7 @@ export function validateUris(values: unknown, input: string): string[] {
         throw new InputError(input, "not a list", 'use a list of URIs, e.g. ["spiffe://example.org/alice"]');
     }
     return values.map((v, i) => {
+        if (typeof v === "string") checkNameCharacters(v, `${input}[${i}]`, "URI");
         let ok = false;
         if (typeof v === "string" && !/\s/.test(v)) {
             try {

@@ -33,9 +33,17 @@ export const MAX_MESSAGE_PART_CHARS = 1000;
 export function showValue(value: unknown): string {
     if (typeof value === "string") {
         const head = firstCodePoints(value, MAX_ECHOED_CHARS);
-        return head === undefined ? JSON.stringify(value) : `${JSON.stringify(head)}… (${value.length} characters)`;
+        return head === undefined ? quote(value) : `${quote(head)}… (${value.length} characters)`;
     }
     return cutText(plainText(value), MAX_ECHOED_CHARS);
+}
+
+/** JSON quoting, plus escapes for the invisible characters JSON keeps (a U+202E would reverse the message itself). */
+function quote(text: string): string {
+    return JSON.stringify(text).replace(/[\p{C}\u2028\u2029]/gu, (ch) => {
+        const code = (ch.codePointAt(0) ?? 0).toString(16).toUpperCase();
+        return ch.length === 1 ? `\\u${code.padStart(4, "0")}` : `\\u{${code}}`;
+    });
 }
 
 function plainText(value: unknown): string {

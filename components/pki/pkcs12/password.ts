@@ -5,6 +5,7 @@
  * Pkcs12Bundle dynamic provider can call it after `pulumi.runtime.serializeFunction`.
  */
 import { InputError, showValue } from "../../util/errors";
+import { forbiddenNameCharacter, NAME_CHARACTER_FIX } from "../../util/names";
 import type { Pkcs12Profile } from "./pfx";
 
 /** The profiles `buildPkcs12` understands (kept here as well so this module does not load pfx.ts). */
@@ -73,7 +74,7 @@ export function validatePkcs12Profile(value: unknown, input: string): Pkcs12Prof
 
 /**
  * Returns `value`, or throws `InputError` unless it can be a PKCS#12 friendlyName: a non-empty string of at most
- * 256 characters without control characters or characters outside the Basic Multilingual Plane
+ * 256 characters without control or format characters (util/names.ts) or characters outside the Basic Multilingual Plane
  * (the attribute is a BMPString; NSS and keytool use it as nickname/alias).
  */
 export function validatePkcs12FriendlyName(value: unknown, input: string): string {
@@ -83,9 +84,9 @@ export function validatePkcs12FriendlyName(value: unknown, input: string): strin
     if (value.length > 256) {
         throw new InputError(input, `is ${value.length} characters long`, "use at most 256 characters");
     }
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f-\u009f]/.test(value)) {
-        throw new InputError(input, "contains a control character", "remove control characters (newlines, tabs, ...) from the name");
+    const bad = forbiddenNameCharacter(value);
+    if (bad) {
+        throw new InputError(input, `${showValue(value)} contains ${bad}`, NAME_CHARACTER_FIX);
     }
     if (/[\ud800-\udfff]/.test(value)) {
         throw new InputError(input, "contains a character outside the Basic Multilingual Plane (e.g. an emoji), which a BMPString cannot hold", "use characters up to U+FFFF only");
