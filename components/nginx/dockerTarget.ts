@@ -25,7 +25,7 @@ import type * as docker from "@pulumi/docker";
 import { InputError, throwIfAny } from "../util/errors";
 import { HostTargetSettings } from "./hostTarget";
 import { dedicatedPaths } from "./release";
-import { dockerExecWrap, shAssign, shJoin, shQuote } from "./shell";
+import { dockerExecWrap, joinScript, shAssign, shJoin, shQuote } from "./shell";
 import { SiteSpec } from "./siteSpec";
 
 /** nginx 1.28.0 (stable, Debian bookworm based: POSIX sh, coreutils, openssl and curl), fixed for CVE-2025-23419. */
@@ -584,128 +584,10 @@ export function resolveDockerTarget(target: DockerTarget, spec: SiteSpec, input 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Shell text: the container's entry script, its healthcheck, the docker exec commands
+// Shell text: the container's entry script (scripts/container-entrypoint.sh), its healthcheck, the
+// docker exec commands
 // ---------------------------------------------------------------------------------------------
 
-const ENTRYPOINT_BODY = `
-say() { printf 'mtls-nginx: %s\\n' "$*"; }
-umask 022
-if ! mkdir -p "$MTLS_DIR/releases" "$MTLS_DIR/logs" "$MTLS_DIR/run"; then
-    say "cannot create $MTLS_DIR/releases, logs and run (is the volume mounted read-write?)"
-    exit 1
-fi
-# nginx's workers (the image's unprivileged user) must traverse the volume's root to the release files.
-chmod 0755 "$MTLS_DIR" 2>/dev/null || true
-# nginx's pid when it runs (the pid file names a live nginx process), else fails.
-nginx_pid() {
-    [ -f "$MTLS_PID_FILE" ] || return 1
-    _p=$(cat "$MTLS_PID_FILE" 2>/dev/null) || return 1
-    case $_p in ''|*[!0-9]*) return 1 ;; esac
-    [ "$_p" != "$$" ] || return 1
-    kill -0 "$_p" 2>/dev/null || return 1
-    if [ -r "/proc/$_p/cmdline" ]; then
-        tr '\\000' ' ' < "/proc/$_p/cmdline" | grep -q nginx || return 1
-    fi
-    printf '%s\\n' "$_p"
-}
-# At start, pid file and lock of a previous run of the container name processes of another pid
-# namespace: drop them unless they name a live process started after this script (an install that
-# came in through docker exec).
-after_me() {
-    case \${1:-} in ''|*[!0-9]*) return 1 ;; esac
-    [ "$1" -gt "$$" ] && kill -0 "$1" 2>/dev/null
-}
-_p=$(cat "$MTLS_PID_FILE" 2>/dev/null) || _p=
-after_me "$_p" || rm -f "$MTLS_PID_FILE"
-if [ -d "$MTLS_LOCK" ]; then
-    _p=$(cat "$MTLS_LOCK/pid" 2>/dev/null) || _p=
-    after_me "$_p" || rm -rf "$MTLS_LOCK"
-fi
-# The install script's lock (mkdir): nginx is only started here while no install runs.
-take_lock() {
-    if mkdir "$MTLS_LOCK" 2>/dev/null; then
-        echo $$ > "$MTLS_LOCK/pid"
-        return 0
-    fi
-    _h=$(cat "$MTLS_LOCK/pid" 2>/dev/null) || _h=
-    if [ -n "$_h" ] && ! kill -0 "$_h" 2>/dev/null; then
-        say "removing the lock of a process that is gone (pid $_h)"
-        rm -rf "$MTLS_LOCK"
-    fi
-    return 1
-}
-MTLS_RETRY_AT=0
-start_nginx() {
-    _rel=$(readlink "$MTLS_DIR/current" 2>/dev/null) || _rel=
-    say "starting nginx with release \${_rel#releases/}"
-    if "$MTLS_NGINX" -h 2>&1 | grep -q -- '-e filename'; then set -- -e "$MTLS_ERROR_LOG"; else set --; fi
-    if "$MTLS_NGINX" -p "$MTLS_DIR" -c "$MTLS_CONF" "$@" </dev/null >"$MTLS_DIR/run/.start-output" 2>&1; then
-        _i=0
-        until nginx_pid >/dev/null || [ "$_i" -ge 50 ]; do
-            sleep 0.1 2>/dev/null || sleep 1
-            _i=$((_i + 1))
-        done
-        MTLS_RETRY_AT=0
-    else
-        say "nginx did not start; retrying in 30 s:"
-        sed 's/^/    /' "$MTLS_DIR/run/.start-output"
-        MTLS_RETRY_AT=$(( $(date +%s) + 30 ))
-    fi
-    rm -f "$MTLS_DIR/run/.start-output"
-}
-rotate_logs() {
-    _rot=0
-    for _f in "$MTLS_ACCESS_LOG" "$MTLS_ERROR_LOG"; do
-        [ -f "$_f" ] || continue
-        if [ "$(( $(wc -c < "$_f") / 1024 ))" -ge "$MTLS_LOG_ROTATE_KB" ]; then
-            mv -f "$_f" "$_f.1" && _rot=1
-        fi
-    done
-    if [ "$_rot" = 1 ] && _p=$(nginx_pid); then kill -USR1 "$_p" 2>/dev/null || true; fi
-}
-MTLS_TAIL=
-stop() {
-    trap - TERM INT QUIT HUP
-    if _p=$(nginx_pid); then
-        say "stopping nginx (pid $_p) gracefully"
-        kill -QUIT "$_p" 2>/dev/null || true
-        _i=0
-        while nginx_pid >/dev/null; do
-            _i=$((_i + 1))
-            if [ "$_i" -eq 100 ]; then kill -TERM "$_p" 2>/dev/null || true; fi
-            if [ "$_i" -ge 150 ]; then break; fi
-            sleep 0.1 2>/dev/null || sleep 1
-        done
-    fi
-    [ -z "$MTLS_TAIL" ] || kill "$MTLS_TAIL" 2>/dev/null || true
-    exit 0
-}
-trap stop TERM INT QUIT
-trap 'if _p=$(nginx_pid); then say "reloading nginx (SIGHUP)"; kill -HUP "$_p"; fi' HUP
-# nginx's error log, also on the container's output (docker logs).
-if [ "$MTLS_FORWARD_ERROR_LOG" = 1 ] && command -v tail >/dev/null 2>&1; then
-    touch "$MTLS_ERROR_LOG" 2>/dev/null || true
-    tail -n 0 -F "$MTLS_ERROR_LOG" 2>/dev/null &
-    MTLS_TAIL=$!
-fi
-_waiting=0
-_n=0
-while :; do
-    if nginx_pid >/dev/null; then
-        _waiting=0
-    elif [ ! -f "$MTLS_CONF" ]; then
-        [ "$_waiting" = 1 ] || say "waiting for a release in $MTLS_DIR/current (pulumi up installs it with docker exec)"
-        _waiting=1
-    elif [ "$(date +%s)" -ge "$MTLS_RETRY_AT" ] && take_lock; then
-        if ! nginx_pid >/dev/null && [ -f "$MTLS_CONF" ]; then start_nginx; fi
-        rm -rf "$MTLS_LOCK"
-    fi
-    _n=$((_n + 1))
-    if [ $((_n % 30)) -eq 0 ]; then rotate_logs; fi
-    sleep "$MTLS_POLL_SECONDS" &
-    wait $! 2>/dev/null || true
-done
-`;
 
 /**
  * The container's entry script (run as `/bin/sh -c <script> mtls-nginx`, under docker-init): supervises
@@ -718,21 +600,22 @@ done
  */
 export function renderContainerEntrypoint(s: Pick<DockerTargetSettings, "installDir" | "nginxBinary">, opts: { pollSeconds?: number; forwardErrorLog?: boolean } = {}): string {
     const d = dedicatedPaths(s.installDir);
-    return [
-        "# mtls-nginx container entry script (generated by pulumi-mtls-nginx; POSIX sh): supervises nginx",
-        "set -u",
-        shAssign("MTLS_DIR", s.installDir),
-        shAssign("MTLS_NGINX", s.nginxBinary),
-        shAssign("MTLS_CONF", d.confFile),
-        shAssign("MTLS_PID_FILE", d.pidFile),
-        shAssign("MTLS_ERROR_LOG", d.errorLog),
-        shAssign("MTLS_ACCESS_LOG", d.accessLog),
-        shAssign("MTLS_LOCK", `${s.installDir}/.lock`),
-        shAssign("MTLS_LOG_ROTATE_KB", String(CONTAINER_LOG_ROTATE_KB)),
-        shAssign("MTLS_POLL_SECONDS", String(opts.pollSeconds ?? 2)),
-        shAssign("MTLS_FORWARD_ERROR_LOG", opts.forwardErrorLog === false ? "0" : "1"),
-        ENTRYPOINT_BODY,
-    ].join("\n");
+    return joinScript(
+        [
+            "# mtls-nginx container entry script (generated by pulumi-mtls-nginx; POSIX sh): supervises nginx",
+            shAssign("MTLS_DIR", s.installDir),
+            shAssign("MTLS_NGINX", s.nginxBinary),
+            shAssign("MTLS_CONF", d.confFile),
+            shAssign("MTLS_PID_FILE", d.pidFile),
+            shAssign("MTLS_ERROR_LOG", d.errorLog),
+            shAssign("MTLS_ACCESS_LOG", d.accessLog),
+            shAssign("MTLS_LOCK", `${s.installDir}/.lock`),
+            shAssign("MTLS_LOG_ROTATE_KB", String(CONTAINER_LOG_ROTATE_KB)),
+            shAssign("MTLS_POLL_SECONDS", String(opts.pollSeconds ?? 2)),
+            shAssign("MTLS_FORWARD_ERROR_LOG", opts.forwardErrorLog === false ? "0" : "1"),
+        ],
+        ["container-entrypoint.sh"],
+    );
 }
 
 /**

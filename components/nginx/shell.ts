@@ -6,7 +6,12 @@
  * no character a special meaning; a single quote in the value is written as `'\''` (close the
  * quote, an escaped quote, reopen). That is the only safe quoting for arbitrary text: double
  * quotes still expand `$`, backquotes and `\`.
+ *
+ * The scripts themselves are shell files in `./scripts/` ({@link SCRIPTS}): TypeScript only writes a
+ * header of such assignments and joins the files ({@link joinScript}).
  */
+import * as fs from "fs";
+import * as path from "path";
 
 /** Characters a shell word may contain without any quoting (kept readable in generated scripts). */
 const BARE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -73,4 +78,33 @@ export function dockerExecWrap(container: string, script: string, opts: { user?:
     }
     argv.push(container, "/bin/sh", "-c", script, "mtls-nginx");
     return shJoin(argv);
+}
+
+/** The shell files that make up the scripts (components/nginx/scripts/, copied next to the compiled JS by `npm run build`). */
+export const SCRIPT_FILES = [
+    "common.sh",
+    "decode.sh",
+    "decode-main.sh",
+    "version.sh",
+    "lock.sh",
+    "control.sh",
+    "live.sh",
+    "install.sh",
+    "uninstall.sh",
+    "container-entrypoint.sh",
+] as const;
+
+export type ScriptFile = (typeof SCRIPT_FILES)[number];
+
+/** Where the shell files are: next to this module, in the sources as in the compiled package. */
+export const SCRIPTS_DIR = path.join(__dirname, "scripts");
+
+/** The text of every shell file, read once when this module loads. */
+export const SCRIPTS: Readonly<Record<ScriptFile, string>> = Object.freeze(
+    Object.fromEntries(SCRIPT_FILES.map((f) => [f, fs.readFileSync(path.join(SCRIPTS_DIR, f), "utf8")])) as Record<ScriptFile, string>,
+);
+
+/** A script: the header lines (comments and {@link shAssign} assignments), then the shell files in order. */
+export function joinScript(header: readonly string[], files: readonly ScriptFile[]): string {
+    return [...header, ...files.map((f) => SCRIPTS[f])].join("\n");
 }

@@ -9,7 +9,7 @@
  * (Debian bookworm's 1.22.1-9+deb12u1x, Ubuntu, RHEL), which only their changelog tells.
  * A site with a dedicated listen address (or its own nginx instance) is not affected.
  */
-import { shQuote } from "./shell";
+import { joinScript, shAssign } from "./shell";
 import { InputError } from "../util/errors";
 
 export const CVE_ID = "CVE-2025-23419";
@@ -177,17 +177,9 @@ export function validateVersionCheckOptions(opts: VersionCheckOptions, input = "
     });
 }
 
-/** Shell text that prints `message` with `$var` spliced where `v` goes. */
-function shMessage(kind: MessageKind, shellExpr: string): string {
-    const marker = "\u0001";
-    return versionMessage(kind, marker)
-        .split(marker)
-        .map(shQuote)
-        .join(shellExpr);
-}
-
 /**
- * A POSIX shell function `mtls_check_nginx_version` applying {@link assessNginxVersion} on the target.
+ * A POSIX shell function `mtls_check_nginx_version` applying {@link assessNginxVersion} on the target
+ * (scripts/version.sh after its parameter header).
  *
  * It runs `"$MTLS_NGINX" -v`, parses it, looks for a distribution fix, and then:
  * ok: returns 0 quietly; warn: prints `mtls-nginx: warning: <message>` to stderr, returns 0;
@@ -197,83 +189,25 @@ function shMessage(kind: MessageKind, shellExpr: string): string {
  * (`upstream` | `distribution` | `none`).
  */
 export function renderVersionCheck(opts: VersionCheckOptions): string {
+    return joinScript(versionCheckParameters(opts), ["version.sh"]);
+}
+
+/** The header assignments scripts/version.sh reads (policy, globs, and the messages with `{v}` for the version). */
+export function versionCheckParameters(opts: VersionCheckOptions): string[] {
     validateVersionCheckOptions(opts);
-    const globs = (opts.changelogGlobs ?? DEFAULT_CHANGELOG_GLOBS).join(" ");
-    const shared = opts.sharedListen;
-    const refuse = opts.policy === "refuse";
-    const onUnfixed = shared
-        ? refuse
-            ? `printf 'mtls-nginx: %s\\n' ${shMessage("refuse", '"$MTLS_NGINX_VERSION"')} >&2; return 1`
-            : `printf 'mtls-nginx: warning: %s\\n' ${shMessage("warn", '"$MTLS_NGINX_VERSION"')} >&2`
-        : ":";
-    const onUnknown = shared
-        ? refuse
-            ? `printf 'mtls-nginx: %s\\n' ${shMessage("unknown-refuse", '"$_mv_first"')} >&2; return 1`
-            : `printf 'mtls-nginx: warning: %s\\n' ${shMessage("unknown-warn", '"$_mv_first"')} >&2`
-        : ":";
-    const rpm = opts.rpm ?? true;
-    return `
-# --- nginx version policy (${CVE_ID}); policy=${opts.policy} sharedListen=${shared} ---
-mtls_upstream_fixed() { # major minor patch
-    if [ "$1" -ne 1 ]; then [ "$1" -gt 1 ]; return; fi
-    if [ "$2" -ge 28 ]; then return 0; fi
-    if [ "$2" -eq 27 ]; then [ "$3" -ge 4 ]; return; fi
-    if [ "$2" -eq 26 ]; then [ "$3" -ge 3 ]; return; fi
-    return 1
-}
-mtls_distro_fixed() { # x.y.z
-    for _mv_cl in ${globs}; do
-        [ -f "$_mv_cl" ] || continue
-        _mv_top=$(gzip -dc "$_mv_cl" 2>/dev/null | sed -n '1s/^[^ ]* (\\([^)]*\\)).*/\\1/p')
-        _mv_top=\${_mv_top#*:}
-        _mv_top=\${_mv_top%-*}
-        [ "$_mv_top" = "$1" ] || continue
-        if gzip -dc "$_mv_cl" 2>/dev/null | grep -q '${CVE_ID}'; then return 0; fi
-    done
-${
-    rpm
-        ? `    if command -v rpm >/dev/null 2>&1; then
-        _mv_rv=$(rpm -q --qf '%{VERSION}' nginx 2>/dev/null) || _mv_rv=
-        if [ "$_mv_rv" = "$1" ] && rpm -q --changelog nginx 2>/dev/null | grep -q '${CVE_ID}'; then return 0; fi
-    fi
-`
-        : ""
-}    return 1
-}
-mtls_check_nginx_version() {
-    MTLS_NGINX_VERSION=
-    MTLS_NGINX_VERNUM=0
-    MTLS_NGINX_FIX=none
-    if [ ! -x "$MTLS_NGINX" ]; then
-        printf 'mtls-nginx: %s is not an executable file. Fix: install nginx there, or set the nginxBinary input to its path\\n' "$MTLS_NGINX" >&2
-        return 1
-    fi
-    if ! _mv_out=$("$MTLS_NGINX" -v 2>&1 </dev/null); then
-        printf 'mtls-nginx: %s -v failed: %s\\n' "$MTLS_NGINX" "$_mv_out" >&2
-        return 1
-    fi
-    _mv_first=$(printf '%s\\n' "$_mv_out" | sed -n '1p')
-    _mv_nums=$(printf '%s\\n' "$_mv_out" | sed -n 's#.*nginx/\\([0-9][0-9]*\\)\\.\\([0-9][0-9]*\\)\\.\\([0-9][0-9]*\\).*#\\1 \\2 \\3#p' | sed -n '1p')
-    if [ -z "$_mv_nums" ]; then
-        _mv_nums=$(printf '%s\\n' "$_mv_out" | sed -n 's#^nginx version: [A-Za-z][A-Za-z0-9._-]*/\\([0-9][0-9]*\\)\\.\\([0-9][0-9]*\\)\\.\\([0-9][0-9]*\\).*#\\1 \\2 \\3#p' | sed -n '1p')
-    fi
-    if [ -z "$_mv_nums" ]; then
-        ${onUnknown}
-        return 0
-    fi
-    set -- $_mv_nums
-    MTLS_NGINX_VERSION="$1.$2.$3"
-    MTLS_NGINX_VERNUM=$(( $1 * 1000000 + $2 * 1000 + $3 ))
-    if mtls_upstream_fixed "$1" "$2" "$3"; then
-        MTLS_NGINX_FIX=upstream
-        return 0
-    fi
-    if mtls_distro_fixed "$MTLS_NGINX_VERSION"; then
-        MTLS_NGINX_FIX=distribution
-        return 0
-    fi
-    ${onUnfixed}
-    return 0
-}
-`;
+    const on = opts.sharedListen ? opts.policy : "ok";
+    const message = (kind: "unfixed" | "unknown"): string => {
+        if (!opts.sharedListen) return "";
+        const k: MessageKind = kind === "unfixed" ? opts.policy : opts.policy === "refuse" ? "unknown-refuse" : "unknown-warn";
+        return versionMessage(k, "{v}");
+    };
+    return [
+        `# nginx version policy (${CVE_ID}): policy=${opts.policy} sharedListen=${opts.sharedListen}`,
+        shAssign("MTLS_CHANGELOG_GLOBS", (opts.changelogGlobs ?? DEFAULT_CHANGELOG_GLOBS).join(" ")),
+        shAssign("MTLS_VERSION_RPM", opts.rpm ?? true ? "1" : "0"),
+        shAssign("MTLS_VERSION_ON_UNFIXED", on),
+        shAssign("MTLS_VERSION_MSG_UNFIXED", message("unfixed")),
+        shAssign("MTLS_VERSION_ON_UNKNOWN", on),
+        shAssign("MTLS_VERSION_MSG_UNKNOWN", message("unknown")),
+    ];
 }

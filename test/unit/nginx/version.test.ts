@@ -223,6 +223,11 @@ describe("the shell snippet (run under /bin/sh) agrees with assessNginxVersion",
 
     test("messages put the version where the snippet does", () => {
         expect(versionMessage("refuse", "1.2.3")).toContain("nginx 1.2.3 is affected");
-        expect(renderVersionCheck({ policy: "refuse", sharedListen: true })).toContain(`'nginx '"$MTLS_NGINX_VERSION"' is affected`);
+        // The script fills the same template: {v} is the version it read.
+        const stub = path.join(makeTestDir("version-message"), "nginx");
+        fs.writeFileSync(stub, `#!/bin/sh\necho "nginx version: nginx/1.2.3" >&2\n`, { mode: 0o755 });
+        const r = spawnSync("/bin/sh", ["-c", `MTLS_NGINX='${stub}'\n${renderVersionCheck({ policy: "refuse", sharedListen: true, changelogGlobs: ["/nonexistent/changelog.gz"], rpm: false })}\nmtls_check_nginx_version`], { encoding: "utf8" });
+        expect(r.status).toBe(1);
+        expect(r.stderr).toBe(`mtls-nginx: ${versionMessage("refuse", "1.2.3")}\n`);
     });
 });
