@@ -1,4 +1,5 @@
 import { X509Certificate, createHash } from "crypto";
+import { splitPemCertificates } from "./pkcs12/pfx";
 
 /** Facts about one certificate, in the forms nginx and people use. */
 export interface CertificateFacts {
@@ -15,11 +16,9 @@ export interface CertificateFacts {
     isCa: boolean;
 }
 
-const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/** Splits a PEM bundle into its certificates (normalized, each ending in a newline). */
+/** Splits a PEM bundle into its certificates (normalized, each ending in a newline); linear in the text. */
 export function splitCertificates(pem: string): string[] {
-    return (pem.match(PEM_CERT_RE) ?? []).map((block) => block.trim() + "\n");
+    return splitPemCertificates(pem).map((block) => block.trim() + "\n");
 }
 
 /** Joins PEM blocks into one bundle, one block per entry, no blank lines, skipping empties. */

@@ -8,8 +8,8 @@ import { CertificateIssuer } from "./issuer";
 import { KeyAlgorithm } from "./keyAlgorithm";
 import { IssuerLimits, LeafSettings, resolveLeafSettings } from "./leafSettings";
 import { Pkcs12Bundle } from "./pkcs12/bundle";
-import { Pkcs12Profile } from "./pkcs12/pfx";
-import { validatePkcs12Password, validatePkcs12Profile } from "./pkcs12/password";
+import { Pkcs12Profile, usableFriendlyName } from "./pkcs12/pfx";
+import { validatePkcs12FriendlyName, validatePkcs12Password, validatePkcs12Profile } from "./pkcs12/password";
 import { validateCommonName, validateDnField, validateDnsNames, validateEmail, validateUris } from "./validation";
 
 /** Client certificates last a year by default: re-importing a bundle into browsers is a chore, and renewal at 2/3 leaves four months to hand out the new one. */
@@ -29,8 +29,9 @@ export interface Pkcs12Options {
      */
     password?: pulumi.Input<string>;
     /**
-     * The name keychains and browsers show for the bundle.
-     * @default the common name
+     * The name keychains and browsers show for the bundle: at most 64 characters, within the Basic
+     * Multilingual Plane (a BMPString), no control or format characters.
+     * @default the common name, without characters outside the Basic Multilingual Plane (e.g. emoji)
      */
     friendlyName?: string;
     /**
@@ -124,7 +125,10 @@ export function resolveClientCertificateArgs(args: Omit<ClientCertificateArgs, "
         if (typeof p.password === "string") {
             validatePkcs12Password(p.password, `${input}.pkcs12.password`);
         }
-        const friendlyName = validateDnField(p.friendlyName ?? commonName, `${input}.pkcs12.friendlyName`, "friendly name")!;
+        const friendlyName =
+            p.friendlyName === undefined
+                ? usableFriendlyName(commonName) || "certificate"
+                : validatePkcs12FriendlyName(validateDnField(p.friendlyName, `${input}.pkcs12.friendlyName`, "friendly name"), `${input}.pkcs12.friendlyName`);
         pkcs12 = { profile, friendlyName, includeRoot: p.includeRoot ?? false };
     }
     return {

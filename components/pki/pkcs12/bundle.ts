@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { InputError, throwIfAny } from "../../util/errors";
-import { DEFAULT_PKCS12_PROFILE, Pkcs12Profile } from "./pfx";
+import { DEFAULT_PKCS12_PROFILE, defaultFriendlyName, Pkcs12Profile } from "./pfx";
 import { validatePkcs12FriendlyName, validatePkcs12Password, validatePkcs12Profile } from "./password";
 import { pkcs12Provider } from "./provider";
 
@@ -43,7 +43,7 @@ export interface Pkcs12BundleArgs {
     /**
      * friendlyName of the key and certificate: the alias keytool shows (lower-cased), the NSS nickname,
      * the label in keychains and certificate pickers.
-     * @default the certificate's subject CN
+     * @default the decoded value of the certificate's subject CN (without characters importers refuse, at most 64)
      */
     friendlyName?: pulumi.Input<string>;
 }
@@ -104,6 +104,10 @@ function validatePlainArgs(args: Pkcs12BundleArgs): void {
     if (plain(args.profile)) attempt(() => validatePkcs12Profile(args.profile, "profile"));
     if (plain(args.password)) attempt(() => validatePkcs12Password(args.password, "password"));
     if (plain(args.friendlyName)) attempt(() => validatePkcs12FriendlyName(args.friendlyName, "friendlyName"));
+    else if (args.friendlyName === undefined && plain(args.certificatePem) && args.certificatePem !== "") {
+        // The default comes from the certificate: a known certificate is judged now, before anything is registered.
+        attempt(() => validatePkcs12FriendlyName(defaultFriendlyName(args.certificatePem as string), "friendlyName"));
+    }
     for (const field of ["privateKeyPem", "certificatePem"] as const) {
         if (args[field] === undefined || args[field] === null || args[field] === "") {
             errors.push(new InputError(field, "is required", `pass the ${field === "privateKeyPem" ? "private key" : "certificate"} PEM (an Output is fine)`));

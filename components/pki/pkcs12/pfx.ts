@@ -17,6 +17,7 @@
 import type { KeyObject, X509Certificate } from "crypto";
 import { InputError } from "../../util/errors";
 import { throwIfAny } from "../../util/errors";
+import { forbiddenNameCharacter } from "../../util/names";
 import { validatePkcs12FriendlyName, validatePkcs12Password, validatePkcs12Profile } from "./password";
 
 /**
@@ -166,18 +167,66 @@ export function pkcs12Kdf(hash: Pkcs12KdfHash, password: Uint8Array, salt: Uint8
     return Buffer.concat(blocks).subarray(0, length);
 }
 
-/** All PEM certificates in `text`, in order (text outside the blocks is ignored). */
+/**
+ * All PEM certificates in `text`, in order (text outside the blocks is ignored). A scan with indexOf, linear
+ * in the text: a lazy regex (`BEGIN[\s\S]*?END`, global) rescans the rest of the text from every BEGIN
+ * without an END, quadratic time (12 s for a megabyte of BEGIN lines).
+ */
 export function splitPemCertificates(text: string): string[] {
-    return text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)?.map((block) => block + "\n") ?? [];
+    const begin = "-----BEGIN CERTIFICATE-----";
+    const end = "-----END CERTIFICATE-----";
+    const blocks: string[] = [];
+    for (let from = 0; ; ) {
+        const start = text.indexOf(begin, from);
+        const stop = start < 0 ? -1 : text.indexOf(end, start + begin.length);
+        if (stop < 0) return blocks;
+        from = stop + end.length;
+        blocks.push(text.slice(start, from) + "\n");
+    }
 }
 
-/** The default friendlyName for a certificate: its subject CN, else its whole subject, else "certificate". */
+/** Longest default friendlyName: a CN's upper bound (RFC 5280 ub-common-name), one line in a certificate picker. */
+export const DEFAULT_FRIENDLY_NAME_MAX_CHARS = 64;
+
+/**
+ * The default friendlyName for a certificate: the decoded value of its subject's most specific CN, read from
+ * the certificate's ASN.1 (an RFC 2253 string would leak its escapes: `Doe\, Jane`, `a + UID=b`); without a
+ * usable CN, the most specific other subject attribute with a text value; else "certificate". Always a valid
+ * friendlyName (see {@link usableFriendlyName}). Throws an InputError naming `certificatePem` when the PEM
+ * is not a certificate.
+ */
 export function defaultFriendlyName(certificatePem: string): string {
     const crypto = require("crypto") as typeof import("crypto");
-    const subject = new crypto.X509Certificate(certificatePem).subject;
-    const cn = subject.split("\n").find((line) => line.startsWith("CN="));
-    const name = cn ? cn.slice(3) : subject.replace(/\n/g, ", ");
-    return name.length > 0 ? name : "certificate";
+    const { AsnConvert } = require("@peculiar/asn1-schema") as typeof import("@peculiar/asn1-schema");
+    const { Certificate } = require("@peculiar/asn1-x509") as typeof import("@peculiar/asn1-x509");
+    let der: Buffer;
+    try {
+        der = new crypto.X509Certificate(certificatePem).raw;
+    } catch (e) {
+        throw new InputError("certificatePem", `is not a PEM certificate (${(e as Error).message})`, "pass the certificate exactly as issued, one -----BEGIN CERTIFICATE----- block");
+    }
+    // DER order runs from the least to the most specific RDN.
+    const attributes = AsnConvert.parse(der, Certificate).tbsCertificate.subject.flatMap((rdn) => [...rdn]).reverse();
+    const text = (value: { anyValue?: ArrayBuffer; toString(): string }) => (value.anyValue ? "" : value.toString());
+    const COMMON_NAME = "2.5.4.3";
+    const candidates = [...attributes.filter((a) => a.type === COMMON_NAME), ...attributes.filter((a) => a.type !== COMMON_NAME)];
+    for (const attribute of candidates) {
+        const name = usableFriendlyName(text(attribute.value));
+        if (name !== "") return name;
+    }
+    return "certificate";
+}
+
+/**
+ * `text` as a friendlyName every importer takes: without the characters the name rule refuses (util/names.ts)
+ * or a BMPString cannot hold (outside the Basic Multilingual Plane, e.g. emoji), the blanks their removal
+ * left tidied, at most {@link DEFAULT_FRIENDLY_NAME_MAX_CHARS} characters. "" when nothing is left.
+ */
+export function usableFriendlyName(text: string): string {
+    const chars = Array.from(text);
+    const kept = chars.filter((ch) => ch.length === 1 && forbiddenNameCharacter(ch) === undefined);
+    const joined = kept.length === chars.length ? text : kept.join("").replace(/ {2,}/g, " ");
+    return joined.trim().slice(0, DEFAULT_FRIENDLY_NAME_MAX_CHARS).trim();
 }
 
 /** Builds a DER PKCS#12 file holding the key, the leaf certificate and the chain. See `Pkcs12Input`. */

@@ -82,6 +82,19 @@ export function pkcs12InputsDigest(inputs: Partial<Pkcs12ProviderInputs>): strin
     return hash.digest("hex");
 }
 
+/**
+ * True when a bundle built with the default friendlyName holds another name than the default gives now
+ * (bundles built before the default was read from the certificate's ASN.1 hold `Doe\, Jane`): rebuild once.
+ */
+function defaultNameOutdated(olds: Record<string, any>, news: pulumi.Inputs): boolean {
+    if (news.friendlyName || typeof olds.friendlyName !== "string" || typeof news.certificatePem !== "string") return false;
+    try {
+        return olds.friendlyName !== defaultFriendlyName(news.certificatePem);
+    } catch {
+        return false; // an unreadable certificate is reported by check and create
+    }
+}
+
 function containsUnknown(value: unknown): boolean {
     if (value === UNKNOWN_SENTINEL) return true;
     if (Array.isArray(value)) return value.some(containsUnknown);
@@ -104,6 +117,14 @@ function inputFailures(inputs: Record<string, unknown>): { property: string; rea
     if (known(inputs.profile)) attempt("profile", () => validatePkcs12Profile(inputs.profile, "profile"));
     if (known(inputs.password)) attempt("password", () => validatePkcs12Password(inputs.password, "password"));
     if (known(inputs.friendlyName) && inputs.friendlyName !== "") attempt("friendlyName", () => validatePkcs12FriendlyName(inputs.friendlyName, "friendlyName"));
+    // Read the certificate now (and the default name it gives), rather than fail at create.
+    const usesDefaultName = inputs.friendlyName === undefined || inputs.friendlyName === null || inputs.friendlyName === "";
+    if (typeof inputs.certificatePem === "string" && inputs.certificatePem.trim() !== "" && !containsUnknown(inputs.certificatePem)) {
+        attempt("certificatePem", () => {
+            const name = defaultFriendlyName(inputs.certificatePem as string);
+            if (usesDefaultName) validatePkcs12FriendlyName(name, "friendlyName");
+        });
+    }
     for (const property of ["privateKeyPem", "certificatePem"]) {
         const value = inputs[property];
         if (!containsUnknown(value) && (typeof value !== "string" || value.trim() === "")) {
@@ -154,7 +175,7 @@ export const pkcs12Provider: pulumi.dynamic.ResourceProvider = {
             // Preview with inputs not known yet: say "update" (never replace); the real diff runs at update time.
             return { changes: true, replaces: [], deleteBeforeReplace: false };
         }
-        if (typeof olds.digest === "string" && olds.digest === pkcs12InputsDigest(news)) {
+        if (typeof olds.digest === "string" && olds.digest === pkcs12InputsDigest(news) && !defaultNameOutdated(olds, news)) {
             return { changes: false };
         }
         const supplied = suppliedPassword(news);
