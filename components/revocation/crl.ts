@@ -144,6 +144,17 @@ export async function buildCrl(input: BuildCrlInput): Promise<string> {
         throw new Error(`buildCrl: unsupported issuer key type ${keyObject.asymmetricKeyType}; use ECDSA (P-256/P-384) or RSA`);
     }
 
+    // RFC 5280 §5.1.2.4-6 (as §4.1.2.5): UTCTime for 1950 through 2049, GeneralizedTime before and after (a UTCTime
+    // "49" reads as 2049), whole seconds, Z. asn1-x509's Time(date) would write 1949 as UTCTime.
+    const x509Time = (date: Date, what: string): InstanceType<typeof asn.Time> => {
+        const seconds = new Date(Math.floor(date.getTime() / 1000) * 1000);
+        const year = seconds.getUTCFullYear();
+        if (year < 1 || seconds.getTime() > Date.UTC(9999, 11, 31, 23, 59, 59)) {
+            throw new Error(`buildCrl: ${what} ${date.toISOString()} is before 0001-01-01 or after 9999-12-31T23:59:59Z, which X.509 cannot state`);
+        }
+        return new asn.Time(year >= 1950 && year < 2050 ? { utcTime: seconds } : { generalTime: seconds });
+    };
+
     const extension = (extnID: string, value: ArrayBuffer | Uint8Array) =>
         new asn.Extension({ extnID, critical: false, extnValue: new asnSchema.OctetString(value) });
 
@@ -185,7 +196,7 @@ export async function buildCrl(input: BuildCrlInput): Promise<string> {
         }
         // Positive INTEGER octets: a leading 0x00 when the high bit is set.
         const octets = hexBytes(parseInt(serial.slice(0, 2), 16) & 0x80 ? "00" + serial : serial);
-        const item = new asn.RevokedCertificate({ userCertificate: octets.buffer.slice(octets.byteOffset, octets.byteOffset + octets.byteLength) as ArrayBuffer, revocationDate: new asn.Time(revocationDate) });
+        const item = new asn.RevokedCertificate({ userCertificate: octets.buffer.slice(octets.byteOffset, octets.byteOffset + octets.byteLength) as ArrayBuffer, revocationDate: x509Time(revocationDate, `entries[${i}].revokedAt`) });
         // reason 0 (unspecified) is left out: the extension SHOULD be absent rather than say "unspecified".
         if (code !== 0) {
             item.crlEntryExtensions = [extension(asn.id_ce_cRLReasons, asnSchema.AsnConvert.serialize(new asn.CRLReason(code)))];
@@ -197,8 +208,8 @@ export async function buildCrl(input: BuildCrlInput): Promise<string> {
         version: asn.Version.v2,
         signature: signatureAlgorithm,
         issuer: asnSchema.AsnConvert.parse(issuerCert.subjectName.toArrayBuffer(), asn.Name),
-        thisUpdate: new asn.Time(thisUpdate),
-        nextUpdate: new asn.Time(nextUpdate),
+        thisUpdate: x509Time(thisUpdate, "thisUpdate"),
+        nextUpdate: x509Time(nextUpdate, "nextUpdate"),
         crlExtensions: [crlNumber, aki],
     });
     if (revoked.length) tbs.revokedCertificates = revoked;

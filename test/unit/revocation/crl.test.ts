@@ -215,3 +215,50 @@ describe("buildCrl", () => {
         ).rejects.toThrow(/cRLSign/);
     });
 });
+
+describe("buildCrl dates (RFC 5280 §5.1.2.4: UTCTime for 1950 through 2049, GeneralizedTime before and after)", () => {
+    const KINDS = (iso: string) => (new Date(iso).getUTCFullYear() >= 1950 && new Date(iso).getUTCFullYear() < 2050 ? "UTCTIME" : "GENERALIZEDTIME");
+
+    test.each(["1949-12-31T23:59:59Z", "1950-01-01T00:00:00Z", "2049-12-31T23:59:59Z", "2050-01-01T00:00:00Z"])(
+        "%s: revocation, thisUpdate and nextUpdate read back as written by openssl and Node",
+        async (iso) => {
+            const { root } = await makeHierarchy({ name: `Dates ${iso.slice(0, 4)}` });
+            const at = new Date(iso);
+            const next = new Date(at.getTime() + 1000); // the boundary's other side for 2049-12-31T23:59:59
+            const pem = await buildCrl({
+                issuerCertPem: root.certPem,
+                issuerKeyPem: root.key.privateKeyPem,
+                entries: [{ serialHex: "0A1B", revokedAt: iso, reason: "keyCompromise" }],
+                crlNumber: 1,
+                thisUpdate: at,
+                nextUpdate: next,
+            });
+            const dir = tmpDir("dates");
+            const { verified, text } = crlText(dir, pem, root.certPem);
+            expect(verified).toBe(true);
+            const read = (label: string) => new Date((new RegExp(`${label}: (.+)`).exec(text) as RegExpExecArray)[1].trim()).toISOString();
+            expect(read("Last Update")).toBe(at.toISOString());
+            expect(read("Next Update")).toBe(next.toISOString());
+            expect(read("Revocation Date")).toBe(at.toISOString());
+
+            // The ASN.1 types, in DER order: thisUpdate, nextUpdate, the entry's revocationDate.
+            const parsed = openssl(["asn1parse", "-in", write(dir, "dates.crl", pem)]).out;
+            expect([...parsed.matchAll(/(UTCTIME|GENERALIZEDTIME)\s*:(\S+)/g)].map((m) => m[1])).toEqual([KINDS(at.toISOString()), KINDS(next.toISOString()), KINDS(at.toISOString())]);
+
+            // Node (@peculiar/x509 on asn1js) reads the same instants.
+            require("reflect-metadata");
+            const x509: typeof import("@peculiar/x509") = require("@peculiar/x509");
+            const crl = new x509.X509Crl(pem);
+            expect([crl.thisUpdate.toISOString(), crl.nextUpdate!.toISOString(), crl.entries[0].revocationDate.toISOString()]).toEqual([at.toISOString(), next.toISOString(), at.toISOString()]);
+        },
+    );
+
+    test("whole seconds (RFC 5280: no fractions), and nothing X.509 cannot state", async () => {
+        const { root } = await makeHierarchy({ name: "Fractions" });
+        const base = { issuerCertPem: root.certPem, issuerKeyPem: root.key.privateKeyPem, entries: [], crlNumber: 1 };
+        const pem = await buildCrl({ ...base, thisUpdate: new Date("2050-06-01T12:00:00.750Z"), nextUpdate: new Date("2050-06-08T12:00:00.250Z") });
+        const parsed = openssl(["asn1parse", "-in", write(tmpDir("fractions"), "f.crl", pem)]).out;
+        expect([...parsed.matchAll(/GENERALIZEDTIME\s*:(\S+)/g)].map((m) => m[1])).toEqual(["20500601120000Z", "20500608120000Z"]);
+        await expect(buildCrl({ ...base, thisUpdate: new Date("9999-12-31T00:00:00Z"), nextUpdate: new Date(Date.UTC(10000, 0, 1)) })).rejects.toThrow(/nextUpdate .* after 9999-12-31T23:59:59Z/);
+    });
+});
