@@ -614,7 +614,7 @@ export function renderContainerEntrypoint(s: Pick<DockerTargetSettings, "install
             shAssign("MTLS_POLL_SECONDS", String(opts.pollSeconds ?? 2)),
             shAssign("MTLS_FORWARD_ERROR_LOG", opts.forwardErrorLog === false ? "0" : "1"),
         ],
-        ["container-entrypoint.sh"],
+        ["common.sh", "lock.sh", "container-entrypoint.sh"],
     );
 }
 

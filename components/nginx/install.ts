@@ -320,6 +320,12 @@ export interface UninstallScriptInput {
     sudo?: boolean;
     /** How long to wait for another install on the same installDir. @default 120 */
     lockTimeoutSeconds?: number;
+    /**
+     * For tests only (no component sets it): honour the MTLS_TEST_* environment variables that stop or
+     * trace the script at its step boundaries (see scripts/common.sh `mtls_step`). Without it the hooks are inert.
+     * @default false
+     */
+    testHooks?: boolean;
 }
 
 export interface InstallScriptInput extends UninstallScriptInput {
@@ -394,6 +400,7 @@ function validateCommon(input: UninstallScriptInput, errors: InputError[]): void
         }
     }
     if (input.sudo !== undefined && typeof input.sudo !== "boolean") errors.push(new InputError("sudo", "must be a boolean", "use true or false"));
+    if (input.testHooks !== undefined && typeof input.testHooks !== "boolean") errors.push(new InputError("testHooks", "must be a boolean", "leave it out (it is for tests)"));
     if (input.lockTimeoutSeconds !== undefined && !(Number.isInteger(input.lockTimeoutSeconds) && input.lockTimeoutSeconds >= 0 && input.lockTimeoutSeconds <= 3600)) {
         errors.push(new InputError("lockTimeoutSeconds", `${input.lockTimeoutSeconds} is not a whole number of seconds in 0..3600`, "use e.g. 120"));
     }
@@ -480,6 +487,7 @@ function header(kind: "install" | "uninstall", input: UninstallScriptInput): str
         shAssign("MTLS_MODE", c.kind),
         shAssign("MTLS_NGINX", c.nginxBinary ?? "/usr/sbin/nginx"),
         "MTLS_NGINX_VERNUM=0",
+        shAssign("MTLS_TEST_HOOKS", input.testHooks === true ? "1" : "0"),
     ];
     if (c.kind === "dedicated") {
         lines.push(

@@ -23,3 +23,19 @@ mtls_traps() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
 }
+# Test hooks, inert unless the header sets MTLS_TEST_HOOKS=1 (renderInstallScript's testHooks input,
+# which no component sets). Then, from the environment: MTLS_TEST_TRACE=<file> appends "<step> <pid>"
+# at every step boundary; MTLS_TEST_STOP_AT=<step> stops there (prints "test hook: stopped at <step>"
+# and sleeps until killed), so that a test can kill the script at that point; MTLS_TEST_SLEEP_AT=
+# <step>:<seconds> pauses there.
+mtls_step() {
+    [ "${MTLS_TEST_HOOKS:-0}" = 1 ] || return 0
+    if [ -n "${MTLS_TEST_TRACE:-}" ]; then printf '%s %s\n' "$1" "$$" >> "$MTLS_TEST_TRACE"; fi
+    case ${MTLS_TEST_SLEEP_AT:-} in
+        "$1":*) sleep "${MTLS_TEST_SLEEP_AT#*:}" ;;
+    esac
+    if [ "${MTLS_TEST_STOP_AT:-}" = "$1" ]; then
+        printf 'mtls-nginx: test hook: stopped at %s\n' "$1" >&2
+        while :; do sleep 1; done
+    fi
+}

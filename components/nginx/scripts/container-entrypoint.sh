@@ -2,7 +2,7 @@
 # The Docker target's container entry script (renderContainerEntrypoint in dockerTarget.ts joins the
 # parameter header and this file): supervises the dedicated nginx of the release layout in MTLS_DIR.
 # Parameters (header): MTLS_DIR, MTLS_NGINX, MTLS_CONF, MTLS_PID_FILE, MTLS_ERROR_LOG, MTLS_ACCESS_LOG,
-# MTLS_LOCK, MTLS_LOG_ROTATE_KB, MTLS_POLL_SECONDS, MTLS_FORWARD_ERROR_LOG.
+# MTLS_LOCK, MTLS_LOG_ROTATE_KB, MTLS_POLL_SECONDS, MTLS_FORWARD_ERROR_LOG. Joined after common.sh and lock.sh.
 set -u
 say() { printf 'mtls-nginx: %s\n' "$*"; }
 umask 022
@@ -34,20 +34,19 @@ after_me() {
 _p=$(cat "$MTLS_PID_FILE" 2>/dev/null) || _p=
 after_me "$_p" || rm -f "$MTLS_PID_FILE"
 if [ -d "$MTLS_LOCK" ]; then
-    _p=$(cat "$MTLS_LOCK/pid" 2>/dev/null) || _p=
-    after_me "$_p" || rm -rf "$MTLS_LOCK"
+    _p=$(mtls_lock_owner)
+    after_me "${_p%% *}" || rm -rf "$MTLS_LOCK"
 fi
-# The install script's lock (mkdir): nginx is only started here while no install runs.
+# The install script's lock (lock.sh): nginx is only started here while no install runs. One attempt;
+# a dead holder's lock is taken over (atomically) for the next one.
 take_lock() {
-    if mkdir "$MTLS_LOCK" 2>/dev/null; then
-        echo $$ > "$MTLS_LOCK/pid"
-        return 0
-    fi
-    _h=$(cat "$MTLS_LOCK/pid" 2>/dev/null) || _h=
-    if [ -n "$_h" ] && ! kill -0 "$_h" 2>/dev/null; then
-        say "removing the lock of a process that is gone (pid $_h)"
-        rm -rf "$MTLS_LOCK"
-    fi
+    _rc=0
+    mtls_lock_try || _rc=$?
+    case $_rc in
+        0) return 0 ;;
+        2) say "cannot create the lock $MTLS_LOCK: $MTLS_LOCK_ERROR" ;;
+        *) if [ -n "$MTLS_LOCK_HOLDER" ] && ! mtls_owner_alive "$MTLS_LOCK_HOLDER"; then mtls_lock_takeover "$MTLS_LOCK_HOLDER" || true; fi ;;
+    esac
     return 1
 }
 MTLS_RETRY_AT=0
@@ -114,7 +113,7 @@ while :; do
         _waiting=1
     elif [ "$(date +%s)" -ge "$MTLS_RETRY_AT" ] && take_lock; then
         if ! nginx_pid >/dev/null && [ -f "$MTLS_CONF" ]; then start_nginx; fi
-        rm -rf "$MTLS_LOCK"
+        mtls_unlock
     fi
     _n=$((_n + 1))
     if [ $((_n % 30)) -eq 0 ]; then rotate_logs; fi

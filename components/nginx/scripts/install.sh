@@ -6,7 +6,6 @@
 # the main config's path inside the release, empty when it lies elsewhere), MTLS_SITE_CONF (system).
 set -eu
 umask 077
-MTLS_LOCK_HELD=0
 MTLS_STAGE=
 MTLS_TMP=
 MTLS_PREV=
@@ -77,7 +76,7 @@ mtls_on_exit() {
     [ -z "$MTLS_STAGE" ] || rm -rf "$MTLS_STAGE"
     [ -z "$MTLS_TMP" ] || rm -f "$MTLS_TMP"
     rm -f "$MTLS_DIR/.current.tmp-$$" "$MTLS_DIR/.previous.tmp-$$"
-    [ "$MTLS_LOCK_HELD" = 0 ] || rm -rf "$MTLS_LOCK"
+    mtls_unlock
     exit "$_rc"
 }
 mtls_traps
@@ -124,6 +123,7 @@ if [ -z "$MTLS_EXPECT_PEM" ] || [ -z "$MTLS_EXPECT_FP" ]; then
     mtls_fail "payload: $MTLS_LIVE_CERT is not a PEM certificate; nothing was changed"
 fi
 MTLS_T_DECODED=$(mtls_now_ms)
+mtls_step staged
 
 # (3) the release directory: rename the staging one, or reuse an identical existing one.
 MTLS_PREV=$(mtls_current)
@@ -157,6 +157,7 @@ if [ -n "$MTLS_STAGE" ]; then
     MTLS_NEW_RELEASE=1
     MTLS_REUSED=no
 fi
+mtls_step released
 # A release that is also the rollback target is never deleted by a rollback.
 [ "$MTLS_PREV" != "$MTLS_RELEASE" ] || MTLS_NEW_RELEASE=0
 
@@ -168,10 +169,12 @@ fi
 if [ "$MTLS_MODE" = dedicated ] && [ -n "$MTLS_CONF_IN_RELEASE" ]; then
     # The new configuration is tested where it lies, before anything points at it.
     mtls_nginx_test "$MTLS_REL/$MTLS_CONF_IN_RELEASE" || mtls_rejected
+    mtls_step tested
     if [ "$MTLS_PREV" != "$MTLS_RELEASE" ]; then
         mtls_point_current "$MTLS_RELEASE"
         MTLS_SWAPPED=1
     fi
+    mtls_step swapped
 else
     if [ "$MTLS_PREV" != "$MTLS_RELEASE" ]; then
         mtls_point_current "$MTLS_RELEASE"
@@ -192,7 +195,9 @@ else
             MTLS_LINK_CREATED=1
         fi
     fi
+    mtls_step swapped
     mtls_nginx_test "${MTLS_CONF:-}" || mtls_rejected
+    mtls_step tested
 fi
 MTLS_T_TESTED=$(mtls_now_ms)
 
@@ -238,6 +243,7 @@ else
         fi
     fi
     MTLS_T_RELOADED=$(mtls_now_ms)
+    mtls_step reloaded
     if ! mtls_wait_live "$MTLS_RELEASE" "$MTLS_EXPECT_PEM" "$_mark"; then
         MTLS_SEEN_FP=$(printf '%s\n' "$MTLS_SEEN_PEM" | mtls_fingerprint) || MTLS_SEEN_FP=
         printf 'mtls-nginx: %s; restoring the previous release. Served on %s: certificate sha256 %s, %s %s; expected %s, release %s\n' \
@@ -248,11 +254,13 @@ else
 fi
 MTLS_T_LIVE=$(mtls_now_ms)
 MTLS_CONFIRMED=1
+mtls_step live
 
 # (8) 'previous' names the release to roll back to; prune all but current and previous.
 if [ "$MTLS_SWAPPED" = 1 ] && [ -n "$MTLS_PREV" ]; then
     mtls_point_current "$MTLS_PREV" previous
 fi
+mtls_step previous
 MTLS_KEEP=$(mtls_current previous)
 for _r in "$MTLS_DIR"/releases/* "$MTLS_DIR"/releases/.staging-*; do
     [ -e "$_r" ] || [ -h "$_r" ] || continue
@@ -261,6 +269,7 @@ for _r in "$MTLS_DIR"/releases/* "$MTLS_DIR"/releases/.staging-*; do
     rm -rf "$_r"
 done
 if [ "$MTLS_KEEP" = "$MTLS_RELEASE" ]; then rm -f "$MTLS_DIR/previous"; MTLS_KEEP=; fi
+mtls_step pruned
 
 printf 'mtls-nginx: site %s: release %s is live (%s; previous: %s; release dir %s); nginx %s (%s fix: %s); certificate sha256 %s; %s file(s); ms: decode %s, test %s, %s %s, live %s, total %s; live check: %s\n' \
     "$MTLS_SITE" "$MTLS_RELEASE" "$MTLS_ACTION" "${MTLS_KEEP:-none}" "$MTLS_REUSED" "${MTLS_NGINX_VERSION:-unknown}" "CVE-2025-23419" "$MTLS_NGINX_FIX" \

@@ -5,11 +5,10 @@
 # MTLS_SITE_CONF (system).
 set -eu
 umask 077
-MTLS_LOCK_HELD=0
 mtls_on_exit() {
     _rc=$?
     set +e
-    [ "$MTLS_LOCK_HELD" = 0 ] || rm -rf "$MTLS_LOCK"
+    mtls_unlock
     exit "$_rc"
 }
 mtls_traps
@@ -57,7 +56,6 @@ else
 fi
 rm -f "$MTLS_DIR/current" "$MTLS_DIR/previous"
 rm -rf "$MTLS_DIR/releases"
-rm -rf "$MTLS_LOCK"
-MTLS_LOCK_HELD=0
+mtls_unlock
 rmdir "$MTLS_DIR" 2>/dev/null || true
 mtls_say "site $MTLS_SITE: removed release $MTLS_RELEASE from $MTLS_DIR; $_stopped"
