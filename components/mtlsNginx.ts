@@ -15,14 +15,14 @@ import {
     ServerCertificateArgs,
     ServerTlsMaterial,
 } from "./pki/serverCertificate";
-import { validateResourceName, validateUniqueNames } from "./pki/validation";
+import { CLIENT_NAME, validateResourceName, validateUniqueNames } from "./pki/validation";
 import { cadenceFindings, CadenceSubject } from "./renewal/cadence";
 import { renewalWindowMs } from "./renewal/policy";
 import { CertificateRevocation, CertificateRevocationArgs, resolveCrlValidityMs } from "./revocation/certificateRevocation";
 import { IssuedCertificateArgs, validateRevocationListArgs } from "./revocation/revocationList";
 import { now as clockNow } from "./util/clock";
 import { Duration, parseDuration } from "./util/duration";
-import { InputError } from "./util/errors";
+import { InputError, showValue } from "./util/errors";
 import { CADENCE } from "./util/limits";
 
 /** A client as declared in MtlsNginxArgs: a ClientCertificate without its issuer, with a name. */
@@ -105,6 +105,11 @@ function resolve(name: string, args: MtlsNginxArgs): Resolved {
         args.clients.map((c) => c.name),
         (i) => `clients[${i}].name`,
     );
+    (args.revocation?.revocations ?? []).forEach((r, i) => {
+        if (typeof r?.client === "string" && !CLIENT_NAME.test(r.client)) {
+            throw new InputError(`revocation.revocations[${i}].client`, `${showValue(r.client)} can never be a client name, so it would revoke nothing`, "give the name as it was in clients (1-63 lower-case letters, digits, '-', '_' or '.')");
+        }
+    });
     const revoked = (args.revocation?.revocations ?? []).map((r) => r.client).filter((c): c is string => typeof c === "string");
     args.clients.forEach((c, i) => {
         if (revoked.includes(c.name)) {

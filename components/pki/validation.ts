@@ -53,8 +53,11 @@ export function validateCountry(value: unknown, input: string): string | undefin
  * Names of clients and components: used in Pulumi resource names and file names (`<name>.p12`),
  * so lower-case letters, digits, `-`, `_` and `.`; 1 to 63 characters; starting with a letter or digit.
  */
+/** What a client (or component) name looks like: see {@link validateResourceName}. */
+export const CLIENT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
 export function validateResourceName(value: unknown, input: string): string {
-    if (typeof value !== "string" || !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(value)) {
+    if (typeof value !== "string" || !CLIENT_NAME.test(value)) {
         throw new InputError(
             input,
             `${showValue(value)} is not a valid name`,

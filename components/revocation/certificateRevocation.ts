@@ -5,6 +5,7 @@ import { Duration, parseDuration } from "../util/duration";
 import { InputError } from "../util/errors";
 import { CRL_VALIDITY, HOUR_MS } from "../util/limits";
 import { IssuedCertificateArgs, RevocationArgs, RevocationList, RevokedCertificate, validateRevocationListArgs } from "./revocationList";
+import { undeclaredRevocationTargets } from "./targets";
 
 export const DEFAULT_CRL_VALIDITY: Duration = "7d";
 
@@ -15,7 +16,8 @@ export interface CertificateRevocationArgs {
     issued: pulumi.Input<IssuedCertificateArgs>[];
     /**
      * Explicit revocations: `{ client, reason }` revokes every certificate of a removed client,
-     * `{ serial, reason }` one certificate.
+     * `{ serial, reason }` one certificate. A client name not declared in `issued` is warned about at
+     * construction (a removed client, or a typo that revokes nothing).
      * @default []
      */
     revocations?: RevocationArgs[];
@@ -30,6 +32,20 @@ export interface CertificateRevocationArgs {
      * @default "7d"
      */
     crlValidity?: Duration;
+}
+
+/**
+ * The holder names `issued` declares, when all are plain values (else undefined: nothing to compare with).
+ * Names starting with "~" are not clients (MtlsNginx declares its server certificate as "~server").
+ */
+function declaredHolders(issued: CertificateRevocationArgs["issued"]): string[] | undefined {
+    const names: string[] = [];
+    for (const item of issued ?? []) {
+        const name = item && typeof item === "object" && !pulumi.Output.isInstance(item) ? (item as { name?: unknown }).name : undefined;
+        if (typeof name !== "string") return undefined;
+        if (!name.startsWith("~")) names.push(name);
+    }
+    return names;
 }
 
 /** `crlValidity` in ms, whole hours, from an hour to a year (see CRL_VALIDITY). */
@@ -64,6 +80,7 @@ export class CertificateRevocation extends pulumi.ComponentResource {
         validateRevocationListArgs({ issuerCertPem: "-", issuerKeyPem: "-", issued: args.issued, ...common }, "revocation");
         super("mtls-nginx:revocation:CertificateRevocation", name, {}, opts);
         this.crlValidityMs = crlValidityHours * 3600_000;
+        undeclaredRevocationTargets(args.revocations ?? [], declaredHolders(args.issued) ?? []).forEach((w) => pulumi.log.warn(w, this));
 
         const ca = args.ca;
         const lists: RevocationList[] = [];

@@ -147,6 +147,40 @@ describe("MtlsNginx composition", () => {
         }
     });
 
+    it("warns at construction about a revocation naming a client not declared, and refuses one no client can have", async () => {
+        const warn = jest.spyOn(pulumi.log, "warn");
+        try {
+            await new DeploymentSimulator().run(() => new MtlsNginx("typo", args({ revocation: { revocations: [{ client: "nobody", reason: "keyCompromise" }] } })), { preview: true });
+            const messages = warn.mock.calls.map((c) => String(c[0])).filter((m) => m.startsWith("revocation.revocations[0].client: "));
+            expect(messages).toHaveLength(1);
+            expect(messages[0]).toMatch(/"nobody" is not among the clients declared now \("alice", "bob"\)\. .*revokes nothing/);
+        } finally {
+            warn.mockRestore();
+        }
+        const sim = new DeploymentSimulator();
+        await expect(sim.run(() => new MtlsNginx("bad", args({ revocation: { revocations: [{ client: "Alice", reason: "keyCompromise" }] } })))).rejects.toThrow(
+            /^revocation\.revocations\[0\]\.client: "Alice" can never be a client name, so it would revoke nothing\. Fix: /,
+        );
+        expect([...sim.state.values()].filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+    });
+
+    it("still revokes a removed client by name with the reason given (why the check above is a warning)", async () => {
+        const sim = new DeploymentSimulator();
+        const program = (clients: MtlsNginxArgs["clients"], revocation?: MtlsNginxArgs["revocation"]) => () => {
+            const m = new MtlsNginx("removed", args({ clients, revocation }));
+            return { revoked: m.revocation!.revoked, carol: m.clients.carol?.serialHex };
+        };
+        const first = await sim.run(program([{ name: "alice" }, { name: "carol" }]), { now: new Date() });
+        const warn = jest.spyOn(pulumi.log, "warn");
+        try {
+            const second = await sim.run(program([{ name: "alice" }], { revocations: [{ client: "carol", reason: "keyCompromise" }] }), { now: new Date() });
+            expect(second.outputs.revoked).toEqual([expect.objectContaining({ name: "carol", serialHex: first.outputs.carol, reason: "keyCompromise" })]);
+            expect(warn.mock.calls.map((c) => String(c[0])).filter((m) => m.startsWith('revocation.revocations[0].client: "carol" is not among'))).toHaveLength(1);
+        } finally {
+            warn.mockRestore();
+        }
+    });
+
     it("warns at preview when a renewal window is shorter than two runs at the stated cadence", async () => {
         const warn = jest.spyOn(pulumi.log, "warn");
         try {
