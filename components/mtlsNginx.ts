@@ -60,8 +60,8 @@ export interface MtlsNginxArgs {
      */
     revocation?: MtlsNginxRevocationArgs;
     /**
-     * How often `pulumi up` runs (a nightly CI job by default); previews warn when one missed run could
-     * let a certificate or CRL lapse.
+     * How often `pulumi up` runs (a nightly CI job by default), at most "366d"; previews warn when one
+     * missed run could let a certificate or CRL lapse.
      * @default "24h"
      */
     cadence?: Duration;

@@ -26,7 +26,7 @@ export interface IntermediateCaArgs {
      */
     keyAlgorithm?: KeyAlgorithm;
     /**
-     * Validity of the intermediate certificate. Must not exceed the root's.
+     * Validity of the intermediate certificate. Must not exceed the root's (nor 25 years, "9132d").
      * @default "1095d" (3 years)
      */
     validity?: Duration;
@@ -66,7 +66,7 @@ export interface CertificateAuthorityArgs {
      */
     keyAlgorithm?: KeyAlgorithm;
     /**
-     * Validity of the root certificate.
+     * Validity of the root certificate: at most 25 years ("9132d"), ending by 9999-12-31T23:59:59Z.
      * @default "3650d" (10 years)
      */
     validity?: Duration;

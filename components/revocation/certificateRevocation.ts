@@ -28,7 +28,8 @@ export interface CertificateRevocationArgs {
      */
     revokeSuperseded?: boolean;
     /**
-     * How long each CRL is valid (nextUpdate - thisUpdate); it is re-signed on `pulumi up` once half has passed.
+     * How long each CRL is valid (nextUpdate - thisUpdate), from "1h" to "366d"; it is re-signed on `pulumi up`
+     * once half has passed.
      * @default "7d"
      */
     crlValidity?: Duration;

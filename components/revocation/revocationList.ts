@@ -66,8 +66,8 @@ export interface RevocationListArgs {
      */
     revokeSuperseded?: pulumi.Input<boolean>;
     /**
-     * How long each CRL is valid (nextUpdate - thisUpdate), in hours. nginx refuses every client once a CRL has
-     * expired, so `pulumi up` must run at least every `crlValidityHours * refreshFraction` hours.
+     * How long each CRL is valid (nextUpdate - thisUpdate), in hours, at most 8784 (a year). nginx refuses every
+     * client once a CRL has expired, so `pulumi up` must run at least every `crlValidityHours * refreshFraction` hours.
      * @default 168 (7 days)
      */
     crlValidityHours?: pulumi.Input<number>;

@@ -19,7 +19,7 @@ describe("key algorithms", () => {
         expect(privateKeyArgs("ECDSA-P384")).toEqual({ algorithm: "ECDSA", ecdsaCurve: "P384" });
         expect(privateKeyArgs("RSA-3072")).toEqual({ algorithm: "RSA", rsaBits: 3072 });
     });
-    it.each(["ECDSA-P224", "RSA-1024", "ed25519", "rsa-2048", 2048])("rejects %j listing the valid ones", (value) => {
+    it.each(["ECDSA-P224", "RSA-1024", "RSA-8192", "RSA-16384", "ed25519", "rsa-2048", 2048])("rejects %j listing the valid ones", (value) => {
         expect(() => validateKeyAlgorithm(value, "clients[0].keyAlgorithm")).toThrow(
             /^clients\[0\]\.keyAlgorithm: unknown key algorithm .*Fix: use one of ECDSA-P256, ECDSA-P384, RSA-2048, RSA-3072, RSA-4096/,
         );
