@@ -8,6 +8,8 @@
 export class InputError extends Error {
     /** Dotted path of the offending input, e.g. `clients[1].name`. */
     readonly input: string;
+    /** Pulumi's mark of a RunError (duck-typed, so this module needs no Pulumi): the engine prints the message, not a stack trace. */
+    readonly __pulumiRunError = true;
 
     constructor(input: string, problem: string, fix: string) {
         // A backstop for messages that echo a value without showValue: no part may flood a log.
@@ -78,6 +80,8 @@ function firstCodePoints(text: string, max: number): string | undefined {
 
 /** Collects several input errors so a user sees all of them in one preview. */
 export class InputErrors extends Error {
+    /** As on {@link InputError}: printed by the engine without a stack trace. */
+    readonly __pulumiRunError = true;
     readonly errors: InputError[];
 
     constructor(errors: InputError[]) {
