@@ -81,7 +81,7 @@ const SITE: Schema = {
 const TARGET: Schema = {
     kind: "string",
     installDir: "string",
-    nginx: { kind: "string", binary: "string", includeLink: "string", reload: "any", systemdUnit: "string", errorLog: "string" },
+    nginx: { kind: "string", binary: "string", includeLink: "string", reload: "any", systemdUnit: "string", errorLog: "string", args: "array" },
     sudo: "boolean",
     versionPolicy: "string",
     sharedListen: "boolean",

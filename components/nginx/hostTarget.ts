@@ -48,6 +48,12 @@ export interface SystemNginxArgs {
      * @default "/var/log/nginx/error.log"
      */
     errorLog?: string;
+    /**
+     * Extra arguments for every call of the nginx binary (`nginx -t`, `nginx -s reload`), for an nginx whose
+     * main config is not the compiled-in one, e.g. `["-c", "/usr/local/nginx/conf/nginx.conf"]`.
+     * @default []
+     */
+    args?: string[];
 }
 
 interface HostTargetCommon {
@@ -141,6 +147,7 @@ export function resolveHostTarget(target: HostTarget, spec: SiteSpec, input = "t
             reload: nginx.reload ?? "systemctl",
             systemdUnit: nginx.systemdUnit,
             errorLog: nginx.errorLog,
+            nginxArgs: nginx.args,
         };
     }
     const wildcard = (spec.listen.address === "0.0.0.0" || spec.listen.address === "*" || spec.listen.address === "::");
