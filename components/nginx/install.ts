@@ -17,25 +17,30 @@
  *   releases/<releaseId>/   one immutable directory per content version (dirs 0755, keys 0600, rest 0644)
  *     .mtls-manifest        "<mode> <sha256> <path>" per file (what the payload announced)
  *   current  -> releases/<releaseId>   what nginx serves; swapped atomically (new symlink renamed over it)
- *   previous -> releases/<releaseId>   the release before it (kept by pruning, the rollback target)
- *   .lock/                  held while a script runs (mkdir lock; a dead holder's lock is taken over)
+ *   previous -> releases/<releaseId>   the release confirmed live before it (the rollback target)
+ *   .lock/                  held while a script runs (owner "<pid> <pid>:<start time>"; see scripts/lock.sh)
+ *   .journal                only while an install has moved `current` and nginx is not yet confirmed
+ *                           to serve the new release: what the next run restores first
  * ```
  *
  * Configs reference ABSOLUTE release paths (`installDir/releases/<releaseId>/server.crt`), so the
  * running nginx's configuration keeps pointing at the old release's files while a new one is tested.
  * The caller therefore computes {@link releaseId} before rendering the config.
  *
- * Steps of the install script:
+ * Steps of the install script ({@link INSTALL_STEPS} names their boundaries):
  * 1. the nginx binary and the version policy (version.ts: CVE-2025-23419);
- * 2. take the lock; decode stdin into `releases/.staging-<id>-<pid>` (umask 077), verify every file's
- *    sha256, the file count and the content hash (and `expectedContentHash`): a truncated or damaged
- *    payload stops here, before anything is swapped;
+ * 2. take the lock; undo what a killed run left (its journal: `current` back to the last release
+ *    confirmed live, its include link removed, nginx reloaded); decode stdin into
+ *    `releases/.staging-<id>-<pid>` (umask 077), verify every file's sha256, the file count and the
+ *    content hash (and `expectedContentHash`): a truncated or damaged payload stops here;
  * 3. rename the staging directory to `releases/<id>` (atomic), or reuse an identical existing one;
- * 4. `nginx -t`: for a dedicated instance whose config lives in the release, on the release's own file
- *    BEFORE `current` moves; otherwise (system nginx: its main config includes `current`) after the
- *    swap, swapping back on failure. The failure message starts with
+ * 4. `nginx -t` of the new release in its full context BEFORE anything live names it: a dedicated
+ *    instance's config in the release is tested there; a system nginx's configuration (or a dedicated
+ *    config outside the release) is dumped with `nginx -T` into a private mirror in which the site's
+ *    files are the new release's (scripts/context.sh). The failure message starts with
  *    "mtls-nginx: nginx -t rejected the new configuration; ..." followed by nginx's words;
- * 5. swap `current`; a system nginx also gets its include link (created when missing, never clobbered);
+ * 5. write the journal, swap `current`; a system nginx also gets its include link (created when
+ *    missing, never clobbered) and its real configuration tested once more;
  * 6. start the dedicated instance when its pid file names no running nginx, else reload gracefully
  *    (`nginx -s reload`, `systemctl reload`, or the user's command);
  * 7. confirm the new configuration is live (a reload exits 0 even when nginx then cannot apply it):
@@ -43,9 +48,9 @@
  *    certificate (`openssl s_client`; where openssl is missing, e.g. in a container image, curl 7.88+
  *    with `--write-out %{certs}`), comparing the served certificate with the release's
  *    (fingerprint reported) and the `X-Mtls-Release` header with the release id; a new `[emerg]` in
- *    the error log ends the wait early. On failure: restore the previous release, reload, wait for it,
- *    print the error log's tail, exit non-zero;
- * 8. point `previous` at the release that was current; prune all other releases.
+ *    the error log ends the wait early. Then the journal goes. On failure: restore the previous
+ *    release, reload, wait for it, print the error log's tail, exit non-zero;
+ * 8. point `previous` at the release that was current (confirmed live before); prune all other releases.
  * It prints one non-secret summary line (release, previous, nginx version, fingerprint, timings, live-check client).
  * Every failure after step 3 is undone by the EXIT trap (`current`, include link, reload, new release).
  */
@@ -62,6 +67,12 @@ export const PAYLOAD_HEADER = "mtls-nginx-payload 1";
 
 /** Name of the manifest the script writes into each release (payload paths may not start with `.mtls`). */
 export const MANIFEST_FILE = ".mtls-manifest";
+
+/**
+ * The install script's step boundaries, in order (scripts/install.sh `mtls_step`): where a test can
+ * stop it (testHooks). `current` names the new release from "swapped" on; it is confirmed live at "live".
+ */
+export const INSTALL_STEPS = ["locked", "staged", "released", "tested", "swapped", "reloaded", "live", "previous", "pruned"] as const;
 
 /** The message nginx -t failures start with (after `mtls-nginx: `). */
 export const TEST_REJECTED = "nginx -t rejected the new configuration;";
@@ -540,7 +551,7 @@ export function renderInstallScript(input: InstallScriptInput): string {
             shAssign("MTLS_LIVE_TIMEOUT", String(live.timeoutSeconds ?? 10)),
             ...versionCheckParameters({ policy: input.versionPolicy ?? "refuse", sharedListen: input.sharedListen, changelogGlobs: input.changelogGlobs }),
         ],
-        ["common.sh", "decode.sh", "version.sh", "lock.sh", "control.sh", "live.sh", "install.sh"],
+        ["common.sh", "decode.sh", "version.sh", "lock.sh", "control.sh", "live.sh", "context.sh", "install.sh"],
     );
     return input.sudo ? sudoWrap(script, "mtls-nginx-install") : script;
 }

@@ -89,6 +89,7 @@ export const SCRIPT_FILES = [
     "lock.sh",
     "control.sh",
     "live.sh",
+    "context.sh",
     "install.sh",
     "uninstall.sh",
     "container-entrypoint.sh",

@@ -2,213 +2,18 @@
  * The generated install/uninstall scripts against a real nginx, run exactly as local.Command runs
  * them: `/bin/sh -c <script>` with the payload on stdin.
  */
-import { spawn, spawnSync } from "child_process";
-import * as crypto from "crypto";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as https from "https";
 import * as net from "net";
 import * as path from "path";
-import {
-    InstallFile,
-    InstallScriptInput,
-    RELEASE_HEADER,
-    contentHash,
-    encodePayload,
-    releaseId,
-    renderInstallScript,
-    renderUninstallScript,
-} from "../../components/nginx/install";
+import { InstallScriptInput, contentHash, encodePayload, renderInstallScript, renderUninstallScript } from "../../components/nginx/install";
 import { versionMessage } from "../../components/nginx/version";
+import { Pki, currentOf, curl, dedicatedConf, makePki, request, runScript, serverBlock, serverCert, siteFiles, startLoad, tempPaths } from "../support/installHarness";
 import { NGINX_BIN, adopt, hasNginx, makeTestDir, startNginx, stopAll, waitForOldWorkers } from "../support/nginx";
 import { freePort } from "../support/ports";
-import { FixtureCert, issue, makeHierarchy } from "../support/x509";
 
 const describeNginx = hasNginx() ? describe : describe.skip;
-
-interface RunResult {
-    code: number | null;
-    stdout: string;
-    stderr: string;
-    ms: number;
-}
-
-/**
- * The shell local.Command uses: `/bin/sh` (dash here). MTLS_TEST_SH and MTLS_TEST_PATH let the same
- * tests run under another POSIX shell and tool set (e.g. busybox sh with only busybox applets).
- */
-const SHELL = process.env.MTLS_TEST_SH ?? "/bin/sh";
-const SCRIPT_ENV: NodeJS.ProcessEnv = process.env.MTLS_TEST_PATH ? { ...process.env, PATH: process.env.MTLS_TEST_PATH } : process.env;
-
-/** Runs a command string the way local.Command does: `/bin/sh -c <command>`, stdin piped. */
-function runScript(command: string, stdin: string, env: NodeJS.ProcessEnv = SCRIPT_ENV): Promise<RunResult> {
-    const started = Date.now();
-    return new Promise((resolve, reject) => {
-        const child = spawn(SHELL, ["-c", command], { stdio: ["pipe", "pipe", "pipe"], env });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
-        child.stdin.on("error", () => undefined); // the script may exit before reading everything
-        child.stdin.end(stdin);
-    });
-}
-
-function sha256Fingerprint(certPem: string): string {
-    return new crypto.X509Certificate(certPem).fingerprint256.replace(/:/g, "").toLowerCase();
-}
-
-interface Client {
-    ca: string;
-    cert: string;
-    key: string;
-    /** Files for curl. */
-    caFile: string;
-    certFile: string;
-    keyFile: string;
-}
-
-function curl(port: number, client: Client | undefined, extra: string[] = []): { code: string; headers: string } {
-    const args = ["-sS", "-o", "/dev/null", "-D", "-", "-w", "%{http_code}", "--max-time", "5", "--cacert", client?.caFile ?? "/dev/null"];
-    if (client) args.push("--cert", client.certFile, "--key", client.keyFile);
-    args.push(...extra, `https://127.0.0.1:${port}/`);
-    const r = spawnSync("curl", args, { encoding: "utf8" });
-    const out = r.stdout ?? "";
-    return { code: out.slice(-3), headers: out.slice(0, -3) };
-}
-
-/** One request with a fresh TLS handshake: status and served certificate fingerprint. */
-function request(port: number, client: Client, agent: https.Agent): Promise<{ status: number; fingerprint: string; release: string }> {
-    return new Promise((resolve, reject) => {
-        const req = https.request(
-            { host: "127.0.0.1", port, path: "/", method: "GET", ca: client.ca, cert: client.cert, key: client.key, agent, timeout: 5000 },
-            (res) => {
-                const peer = (res.socket as import("tls").TLSSocket).getPeerCertificate();
-                res.resume();
-                res.on("end", () =>
-                    resolve({
-                        status: res.statusCode ?? 0,
-                        fingerprint: (peer?.fingerprint256 ?? "").replace(/:/g, "").toLowerCase(),
-                        release: String(res.headers[RELEASE_HEADER.toLowerCase()] ?? ""),
-                    }),
-                );
-            },
-        );
-        req.on("timeout", () => req.destroy(new Error("timeout")));
-        req.on("error", reject);
-        req.end();
-    });
-}
-
-/** A bounded loop of `concurrency` clients doing new-handshake requests until stopped. */
-function startLoad(port: number, client: Client, concurrency = 4) {
-    const agent = new https.Agent({ keepAlive: false, maxCachedSessions: 0 });
-    let running = true;
-    const stats = { ok: 0, failed: 0, errors: [] as string[], fingerprints: new Set<string>(), releases: new Set<string>() };
-    const worker = async () => {
-        while (running) {
-            try {
-                const r = await request(port, client, agent);
-                if (r.status === 200) {
-                    stats.ok++;
-                    stats.fingerprints.add(r.fingerprint);
-                    stats.releases.add(r.release);
-                } else {
-                    stats.failed++;
-                    stats.errors.push(`HTTP ${r.status}`);
-                }
-            } catch (e) {
-                stats.failed++;
-                stats.errors.push(String((e as Error).message));
-            }
-        }
-    };
-    const workers = Array.from({ length: concurrency }, worker);
-    return {
-        stats,
-        async stop() {
-            running = false;
-            await Promise.all(workers);
-            agent.destroy();
-            return stats;
-        },
-    };
-}
-
-function tempPaths(prefix: string): string {
-    return ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `    ${t}_temp_path ${prefix}/${t}_temp;`).join("\n");
-}
-
-/** A small mTLS server block, as the renderer would write it. */
-function serverBlock(o: { rel: string; id: string; port: number; extraListen?: number; extra?: string }): string {
-    return `    server {
-        listen 127.0.0.1:${o.port} ssl;${o.extraListen ? `\n        listen 127.0.0.1:${o.extraListen} ssl;` : ""}
-        server_name localhost;
-        ssl_certificate ${o.rel}/server.crt;
-        ssl_certificate_key ${o.rel}/server.key;
-        ssl_client_certificate ${o.rel}/client-ca.pem;
-        ssl_verify_client on;
-        add_header ${RELEASE_HEADER} "${o.id}" always;
-        error_page 496 /errors/496.html;
-        location = /errors/496.html { root ${o.rel}; internal; }
-${o.extra ?? ""}
-        location / { return 200 "ok ${o.id}\\n"; }
-    }
-`;
-}
-
-function dedicatedConf(o: { prefix: string; rel: string; id: string; port: number; extraListen?: number; extra?: string }): string {
-    return `worker_processes 2;
-pid ${o.prefix}/logs/nginx.pid;
-error_log ${o.prefix}/logs/error.log info;
-events { worker_connections 512; }
-http {
-    access_log off;
-${tempPaths(o.prefix)}
-${serverBlock(o)}}
-`;
-}
-
-interface Pki {
-    issuer: FixtureCert;
-    client: Client;
-}
-
-async function makePki(dir: string): Promise<Pki> {
-    const { root, issuer } = await makeHierarchy({ name: "Install" });
-    const alice = await issue({ subject: "CN=alice", usage: "client" }, issuer);
-    fs.mkdirSync(dir, { recursive: true });
-    const caFile = path.join(dir, "ca.pem");
-    const certFile = path.join(dir, "alice.crt");
-    const keyFile = path.join(dir, "alice.key");
-    fs.writeFileSync(caFile, root.certPem);
-    fs.writeFileSync(certFile, alice.certPem + (issuer === root ? "" : issuer.certPem));
-    fs.writeFileSync(keyFile, alice.key.privateKeyPem, { mode: 0o600 });
-    return { issuer, client: { ca: root.certPem, cert: alice.certPem, key: alice.key.privateKeyPem, caFile, certFile, keyFile } };
-}
-
-async function serverCert(pki: Pki): Promise<FixtureCert> {
-    return issue({ subject: "CN=localhost", usage: "server", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] }, pki.issuer);
-}
-
-/** The release files of a site: the caller computes the id before rendering the config, like the Site component. */
-function siteFiles(server: FixtureCert, pki: Pki, render: (rel: string, id: string) => { name: string; text: string }, installDir: string, renderInputs: string) {
-    const base: InstallFile[] = [
-        { path: "server.crt", content: server.certPem, mode: 0o644 },
-        { path: "server.key", content: server.key.privateKeyPem, mode: 0o600 },
-        { path: "client-ca.pem", content: pki.client.ca, mode: 0o644 },
-        { path: "errors/496.html", content: "<h1>client certificate required</h1>\n", mode: 0o644 },
-    ];
-    const id = releaseId(base, renderInputs);
-    const conf = render(`${installDir}/releases/${id}`, id);
-    const files = [...base, { path: conf.name, content: conf.text, mode: 0o644 as const }];
-    return { id, files, payload: encodePayload(files), fingerprint: sha256Fingerprint(server.certPem) };
-}
-
-function currentOf(installDir: string): string {
-    return fs.readlinkSync(path.join(installDir, "current")).replace(/^releases\//, "");
-}
 
 afterAll(async () => {
     await stopAll();
@@ -483,15 +288,25 @@ ${tempPaths(prefix)}
         expect(r2.stdout).toContain(`release ${s2.id} is live (reload; previous: ${s1.id}`);
         expect(curl(port, pki.client).headers.toLowerCase()).toContain(`x-mtls-release: ${s2.id}`);
 
-        // Broken: tested after the swap (the main config includes current), swapped back on failure.
+        // Broken: tested in the full configuration of the main nginx (a mirror of it in which the include
+        // link names the new release) BEFORE the swap: 'current' and the link never name it.
         const broken = siteFiles(await serverCert(pki), pki, render("        ssl_crl /nonexistent/crl.pem;"), installDir, "s3");
         const r3 = await runScript(renderInstallScript(input(broken.id)), broken.payload);
         expect(r3.code).not.toBe(0);
         expect(r3.stderr).toContain("mtls-nginx: nginx -t rejected the new configuration; the previous configuration is still being served:");
         expect(r3.stderr).toContain("/nonexistent/crl.pem");
-        expect(r3.stderr).toContain(`rolled back (current -> releases/${s2.id})`);
+        expect(r3.stderr).not.toContain("rolled back (current");
         expect(currentOf(installDir)).toBe(s2.id);
+        expect(fs.existsSync(path.join(installDir, "releases", broken.id))).toBe(false);
         expect(curl(port, pki.client).headers.toLowerCase()).toContain(`x-mtls-release: ${s2.id}`);
+        // nginx's words name the release's own file and line, not the test mirror's.
+        const typo = siteFiles(await serverCert(pki), pki, render("        bogus_directive on;"), installDir, "s4");
+        const r4 = await runScript(renderInstallScript(input(typo.id)), typo.payload);
+        expect(r4.code).not.toBe(0);
+        expect(r4.stderr).toMatch(new RegExp(`unknown directive "bogus_directive" in ${installDir}/releases/${typo.id}/site\\.conf:\\d+`));
+        expect(r4.stderr).not.toContain(".context-");
+        expect(fs.readdirSync(installDir).filter((f) => f.startsWith(".context-") || f === ".journal")).toEqual([]);
+        expect(currentOf(installDir)).toBe(s2.id);
 
         const u = await runScript(renderUninstallScript(input(s2.id)), "");
         expect(u.stderr).toBe("");
@@ -504,6 +319,58 @@ ${tempPaths(prefix)}
         expect(curl(port, pki.client).code).toBe("000");
         expect(main.pid()).toBeDefined();
         expect(spawnSync("curl", ["-s", `http://127.0.0.1:${mainPort}/`], { encoding: "utf8" }).stdout).toBe("main\n");
+    });
+
+    test("(i) a dedicated instance whose main config lies outside the release: tested in that config's full context before the swap", async () => {
+        const dir = makeTestDir("install-external");
+        const prefix = path.join(dir, "prefix");
+        const installDir = path.join(dir, "site");
+        fs.mkdirSync(path.join(prefix, "logs"), { recursive: true, mode: 0o755 });
+        const port = await freePort();
+        const conf = path.join(prefix, "main.conf");
+        fs.writeFileSync(
+            conf,
+            `worker_processes 1;
+pid ${prefix}/logs/nginx.pid;
+error_log ${prefix}/logs/error.log info;
+events { worker_connections 256; }
+http {
+    access_log off;
+${tempPaths(prefix)}
+    include ${installDir}/current/site.conf;
+}
+`,
+        );
+        const input = (id: string): InstallScriptInput => ({
+            installDir,
+            releaseId: id,
+            site: "external",
+            control: { kind: "dedicated", nginxBinary: NGINX_BIN, prefix, confFile: conf },
+            sharedListen: false,
+            liveCheck: { port, timeoutSeconds: 5 },
+        });
+        const render = (extra = "") => (rel: string, id: string) => ({ name: "site.conf", text: serverBlock({ rel, id, port, extra }) });
+        // The first install: that config cannot load before 'current' exists; tested after the swap.
+        const e1 = siteFiles(await serverCert(pki), pki, render(), installDir, "e1");
+        const r1 = await runScript(renderInstallScript(input(e1.id)), e1.payload);
+        expect(r1.stderr).toBe("");
+        expect(r1.code).toBe(0);
+        adopt(prefix, conf);
+        expect(curl(port, pki.client).headers.toLowerCase()).toContain(`x-mtls-release: ${e1.id}`);
+        const e2 = siteFiles(await serverCert(pki), pki, render(), installDir, "e2");
+        const r2 = await runScript(renderInstallScript(input(e2.id)), e2.payload);
+        expect(r2.stderr).toBe("");
+        expect(r2.code).toBe(0);
+        expect(curl(port, pki.client).headers.toLowerCase()).toContain(`x-mtls-release: ${e2.id}`);
+        const bad = siteFiles(await serverCert(pki), pki, render("        bogus_directive on;"), installDir, "e3");
+        const r3 = await runScript(renderInstallScript(input(bad.id)), bad.payload);
+        expect(r3.code).not.toBe(0);
+        expect(r3.stderr).toMatch(new RegExp(`unknown directive "bogus_directive" in ${installDir}/releases/${bad.id}/site\\.conf:\\d+`));
+        expect(r3.stderr).not.toContain("rolled back (current");
+        expect(currentOf(installDir)).toBe(e2.id);
+        const u = await runScript(renderUninstallScript(input(e2.id)), "");
+        expect(u.code).toBe(0);
+        expect(u.stdout).toContain("stopped nginx");
     });
 
     test("(h) version policy: an unfixed nginx on a shared listen address is refused, or installed with a warning", async () => {

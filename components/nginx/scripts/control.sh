@@ -88,3 +88,72 @@ mtls_reload() {
         mtls_reload_system </dev/null
     fi
 }
+
+# The journal, $MTLS_DIR/.journal: while an install moves 'current' (or creates the include link)
+# and until nginx is confirmed to serve the new release, one line says what to undo:
+# "mtls-nginx-journal 1 <new release> <previous release or -> <link created: 0|1> <nginx: untouched|reloaded|started>".
+# A run that finds it (the one that wrote it was killed) restores the previous release first.
+mtls_journal_write() { # new, previous, link created, nginx
+    _jw="$MTLS_DIR/.journal.tmp-$$"
+    if ! { printf 'mtls-nginx-journal 1 %s %s %s %s\n' "$1" "${2:--}" "$3" "$4" > "$_jw"; } 2>/dev/null || ! mv -f "$_jw" "$MTLS_DIR/.journal"; then
+        rm -f "$_jw"
+        mtls_fail "cannot write $MTLS_DIR/.journal ($(mtls_space_note "$MTLS_DIR")); nothing was changed"
+    fi
+}
+mtls_journal_clear() {
+    rm -f "$MTLS_DIR/.journal"
+}
+# Restores what an interrupted install changed, from its journal: 'current' back to the release that
+# was confirmed live before it, the include link it created removed, nginx reloaded (or the instance
+# it started stopped) when it may have loaded the new release.
+mtls_recover() {
+    [ -f "$MTLS_DIR/.journal" ] || return 0
+    _jl=$(sed -n '1p' "$MTLS_DIR/.journal" 2>/dev/null) || _jl=
+    # shellcheck disable=SC2086 # the journal line is split into its words on purpose
+    set -- $_jl
+    if [ "$#" -ne 6 ] || [ "$1 $2" != "mtls-nginx-journal 1" ]; then
+        mtls_warn "ignoring $MTLS_DIR/.journal, which is not a journal this script wrote"
+        mtls_journal_clear
+        return 0
+    fi
+    _jnew=$3 _jprev=$4 _jlink=$5 _jnginx=$6
+    [ "$_jprev" != - ] || _jprev=
+    case $_jnew$_jprev in *[!A-Za-z0-9._-]*) mtls_fail "$MTLS_DIR/.journal names an invalid release; remove it after checking 'current'" ;; esac
+    if [ -n "$_jprev" ] && [ -d "$MTLS_DIR/releases/$_jprev" ]; then
+        mtls_point_current "$_jprev"
+        _jdone="current -> releases/$_jprev, the last release confirmed live"
+    else
+        rm -f "$MTLS_DIR/current"
+        _jdone="current removed (no release was confirmed live before it)"
+    fi
+    if [ "$_jlink" = 1 ] && [ -h "$MTLS_INCLUDE_LINK" ] && [ "$(readlink "$MTLS_INCLUDE_LINK")" = "$MTLS_DIR/current/$MTLS_SITE_CONF" ]; then
+        rm -f "$MTLS_INCLUDE_LINK"
+        _jdone="$_jdone; include link removed"
+    fi
+    case $_jnginx in
+        reloaded|started) _jdone="$_jdone; $(mtls_recover_nginx "$_jprev" "$_jnginx")" ;;
+    esac
+    mtls_journal_clear
+    mtls_warn "an earlier install of release $_jnew was interrupted before nginx was confirmed to serve it; restored: $_jdone"
+}
+# nginx after a restore: the instance an interrupted first install started is stopped; otherwise
+# a running nginx reloads the restored configuration. Prints what it did.
+mtls_recover_nginx() { # previous release, untouched|reloaded|started
+    if [ "$MTLS_MODE" = dedicated ]; then
+        if ! _rn=$(mtls_dedicated_pid); then
+            echo "nginx is not running"
+        elif [ -z "$1" ]; then
+            if mtls_stop_dedicated; then echo "stopped nginx (pid $_rn)"; else echo "nginx (pid $_rn) did not stop"; fi
+        elif _rn_out=$(mtls_nginx_d "$MTLS_CONF" -s reload 2>&1 </dev/null); then
+            echo "nginx reloaded"
+        else
+            echo "the reload failed: $_rn_out"
+        fi
+    elif ! _rn_out=$(mtls_nginx_sys -t -q 2>&1 </dev/null); then
+        echo "nginx not reloaded: nginx -t fails: $_rn_out"
+    elif _rn_out=$(mtls_reload_system 2>&1 </dev/null); then
+        echo "nginx reloaded"
+    else
+        echo "the reload failed: $_rn_out"
+    fi
+}

@@ -19,6 +19,8 @@ if [ ! -e "$MTLS_DIR/current" ] && [ ! -h "$MTLS_DIR/current" ] && [ ! -d "$MTLS
     exit 0
 fi
 [ ! -d "$MTLS_DIR" ] || mtls_lock
+# An install killed half-way is undone first, so 'current' is what was confirmed live.
+mtls_recover
 MTLS_CURRENT_ID=$(mtls_current current)
 if [ "$MTLS_CURRENT_ID" != "$MTLS_RELEASE" ]; then
     mtls_say "site $MTLS_SITE: current is release ${MTLS_CURRENT_ID:-none}, not $MTLS_RELEASE (this resource's): another deployment owns the site now; leaving it in place"
@@ -54,8 +56,10 @@ else
         fi
     fi
 fi
-rm -f "$MTLS_DIR/current" "$MTLS_DIR/previous"
+rm -f "$MTLS_DIR/current" "$MTLS_DIR/previous" "$MTLS_DIR/.journal"
 rm -rf "$MTLS_DIR/releases"
+# A dedicated instance's pid file, temp files and logs live here too, and it has stopped: all ours.
+[ "$MTLS_MODE" != dedicated ] || rm -rf "$MTLS_DIR/run" "$MTLS_DIR/logs"
 mtls_unlock
 rmdir "$MTLS_DIR" 2>/dev/null || true
 mtls_say "site $MTLS_SITE: removed release $MTLS_RELEASE from $MTLS_DIR; $_stopped"

@@ -5,7 +5,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { InstallScriptInput, MANIFEST_FILE, PAYLOAD_HEADER, RELEASE_HEADER, TEST_REJECTED, renderDecodeScript, renderInstallScript, renderUninstallScript } from "../../../components/nginx/install";
+import { INSTALL_STEPS, InstallScriptInput, MANIFEST_FILE, PAYLOAD_HEADER, RELEASE_HEADER, TEST_REJECTED, renderDecodeScript, renderInstallScript, renderUninstallScript } from "../../../components/nginx/install";
 import { renderContainerEntrypoint } from "../../../components/nginx/dockerTarget";
 import { renderVersionCheck } from "../../../components/nginx/version";
 
@@ -66,7 +66,7 @@ describe("the install scripts are shell files", () => {
         const files = shellFiles();
         expect(files).toEqual(
             expect.arrayContaining(
-                ["common.sh", "decode.sh", "decode-main.sh", "version.sh", "lock.sh", "control.sh", "live.sh", "install.sh", "uninstall.sh", "container-entrypoint.sh"].map(
+                ["common.sh", "decode.sh", "decode-main.sh", "version.sh", "lock.sh", "control.sh", "live.sh", "context.sh", "install.sh", "uninstall.sh", "container-entrypoint.sh"].map(
                     (f) => `components/nginx/scripts/${f}`,
                 ),
             ),
@@ -90,7 +90,7 @@ describe("the install scripts are shell files", () => {
         const read = (f: string) => fs.readFileSync(path.join(SCRIPTS, f), "utf8");
         for (const input of inputs) {
             const install = renderInstallScript(input);
-            for (const f of ["common.sh", "decode.sh", "version.sh", "lock.sh", "control.sh", "live.sh", "install.sh"]) expect(install).toContain(read(f));
+            for (const f of ["common.sh", "decode.sh", "version.sh", "lock.sh", "control.sh", "live.sh", "context.sh", "install.sh"]) expect(install).toContain(read(f));
             const body = read("install.sh");
             // Before the fragments: comments and NAME='value' (or NAME=bare) assignments only.
             const header = install.slice(0, install.indexOf(read("common.sh")));
@@ -115,6 +115,11 @@ describe("the install scripts are shell files", () => {
         // The probe reads the header case-insensitively.
         const pattern = RELEASE_HEADER.split("").map((ch) => (/[A-Za-z]/.test(ch) ? `[${ch.toUpperCase()}${ch.toLowerCase()}]` : ch)).join("");
         expect(read("live.sh")).toContain(`/^${pattern}:/`);
+    });
+
+    test("INSTALL_STEPS are the install script's step boundaries, each at one place (their order is proven by the kill test)", () => {
+        const steps = [...renderInstallScript(inputs[0]).matchAll(/^\s*mtls_step ([a-z]+)$/gm)].map((m) => m[1]).filter((s) => s !== "unlocking");
+        expect([...steps].sort()).toEqual([...INSTALL_STEPS].sort());
     });
 
     test("the assembled scripts pass shellcheck as a whole (no variable read that nothing assigns, none assigned that nothing reads)", () => {
