@@ -208,7 +208,7 @@ export class EngineProject {
     }
 
     pulumi(args: string[], opts: RunOptions = {}): Promise<CommandResult> {
-        return this.run(path.join(this.engine.binDir, "pulumi"), [...args, "--non-interactive"], opts);
+        return this.run(path.join(this.engine.binDir, "pulumi"), ["--non-interactive", ...args], opts);
     }
 
     /** `sh -c` in the project directory with the project's environment (the README's commands, verbatim). */
