@@ -40,7 +40,7 @@ type localProcess struct {
 }
 
 // LocalCommandState is every input plus what the last create or update printed. assets and
-// archive are declared (never set) so previews show the same unknown outputs as the original.
+// archive are declared (never set) only so that the schema matches the original's.
 type LocalCommandState struct {
 	LocalCommandInputs
 	printed
