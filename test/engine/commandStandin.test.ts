@@ -9,7 +9,8 @@
  *   MTLS_NGINX_ENGINE_BIN                 a directory with pulumi, pulumi-language-nodejs, pulumi-resource-pulumi-nodejs
  *   MTLS_NGINX_STANDIN_COMMAND_PLUGIN     the stand-in binary (go build in scripts/engine/command)
  *   MTLS_NGINX_REFERENCE_COMMAND_PLUGIN   a pulumi-command v1.2.1 binary
- * The remote part also needs Debian's openssh-server (a throwaway sshd on 127.0.0.1).
+ * The remote part also needs Debian's openssh-server (a throwaway sshd on 127.0.0.1; as root, its
+ * privilege-separation directory /run/sshd is created when missing).
  *
  * Known, deliberate differences (not compared): the stand-in's wording of its advice when the SSH
  * server refuses an environment variable; assetPaths/archivePaths (refused by the stand-in's
@@ -19,7 +20,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { freePort } from "../support/ports";
-import { EngineRun, EngineSide, Scenario, ScenarioResource, ThrowawaySshd, UNKNOWN, killLeftovers, sshdUnavailable } from "./commandStandinHarness";
+import { EngineRun, EngineSide, LOCKED_KEY_PASSPHRASE, Scenario, ScenarioResource, ThrowawaySshd, UNKNOWN, killLeftovers, sshdUnavailable } from "./commandStandinHarness";
 
 const ENGINE_BIN = process.env.MTLS_NGINX_ENGINE_BIN;
 const STANDIN = process.env.MTLS_NGINX_STANDIN_COMMAND_PLUGIN;
@@ -313,6 +314,7 @@ maybe(`command stand-in agrees with pulumi-command v1.2.1 under the real engine$
             const others = () => [
                 remote("rproxy", { create: "echo via-proxy" }, { proxy: { host: "127.0.0.1", port: sshd!.port, user: sshd!.user, privateKeyFile: sshd!.clientKeyFile } }),
                 remote("rhostkey", { create: "echo pinned" }, { hostKey: sshd!.hostPublicKey }),
+                remote("rlocked", { create: "echo unlocked" }, { privateKeyFile: sshd!.lockedKeyFile, privateKeyPassword: LOCKED_KEY_PASSPHRASE }),
             ];
             const logs = ["rmain", "rquiet"];
 
@@ -390,6 +392,9 @@ maybe(`command stand-in agrees with pulumi-command v1.2.1 under the real engine$
                 remote("wronghostkey", { create: "echo hi" }, { hostKey: sshd!.strangerPublicKey, dialErrorLimit: 0 }),
                 remote("junkhostkey", { create: "echo hi" }, { hostKey: "junk" }),
                 remote("envrefused", { create: "echo hi", environment: { NOT_ACCEPTED: "x" } }),
+                remote("wrongpassphrase", { create: "echo hi" }, { privateKeyFile: sshd!.lockedKeyFile, privateKeyPassword: "not-it" }),
+                remote("nopassphrase", { create: "echo hi" }, { privateKeyFile: sshd!.lockedKeyFile }),
+                remote("noagent", { create: "echo hi" }, { agentSocketPath: "{WORK}/no-agent.sock" }),
                 remote("rfail", { create: failing, stdin: "never-printed" }, {}, { secret: ["stdin"] }),
             ];
             const run = await step("failures", { resources }, []);

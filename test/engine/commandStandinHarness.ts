@@ -285,6 +285,8 @@ export class ThrowawaySshd {
     readonly dir: string;
     readonly clientKeyFile: string;
     readonly hostPublicKey: string;
+    /** An accepted key encrypted with LOCKED_KEY_PASSPHRASE. */
+    readonly lockedKeyFile: string;
     /** A key the server does not accept, and its public half (also usable as a wrong host key). */
     readonly strangerKeyFile: string;
     readonly strangerPublicKey: string;
@@ -299,7 +301,9 @@ export class ThrowawaySshd {
         this.strangerKeyFile = path.join(this.dir, "stranger");
         keygen(this.strangerKeyFile);
         this.strangerPublicKey = fs.readFileSync(`${this.strangerKeyFile}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
-        fs.copyFileSync(`${this.clientKeyFile}.pub`, path.join(this.dir, "authorized_keys"));
+        this.lockedKeyFile = path.join(this.dir, "locked");
+        keygen(this.lockedKeyFile, LOCKED_KEY_PASSPHRASE);
+        fs.writeFileSync(path.join(this.dir, "authorized_keys"), [this.clientKeyFile, this.lockedKeyFile].map((k) => fs.readFileSync(`${k}.pub`, "utf8")).join(""));
         fs.chmodSync(path.join(this.dir, "authorized_keys"), 0o600);
         this.hostPublicKey = fs.readFileSync(path.join(this.dir, "host.pub"), "utf8").split(" ").slice(0, 2).join(" ");
     }
@@ -366,7 +370,10 @@ export function sshdUnavailable(): string | undefined {
     return undefined;
 }
 
-function keygen(file: string): void {
-    const r = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "conformance", "-f", file], { timeout: 30_000 });
+/** Test-only passphrase of ThrowawaySshd.lockedKeyFile. */
+export const LOCKED_KEY_PASSPHRASE = "conformance-passphrase";
+
+function keygen(file: string, passphrase = ""): void {
+    const r = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", "conformance", "-f", file], { timeout: 30_000 });
     if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
 }
