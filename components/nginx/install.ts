@@ -476,7 +476,8 @@ export function validateUninstallScriptInput(input: UninstallScriptInput): void 
 
 /**
  * A standalone script running exactly the install script's payload decoder: reads stdin into
- * `targetDir` (created 0755 when missing) and prints `decoded <count> files <contentHash>`.
+ * `targetDir` (created 0755 when missing) and prints `decoded <count> files <contentHash> (<KiB> KiB)`
+ * (what the files, the manifest and the checksum list take on disk, in 4 KiB blocks).
  * For tests and for inspecting a payload by hand.
  */
 export function renderDecodeScript(targetDir: string): string {

@@ -16,6 +16,13 @@ mtls_sha256() { # file -> hex digest
     _h=$(sha256sum < "$1") || return 1
     printf '%s\n' "${_h%% *}"
 }
+mtls_free_kib() { # directory -> free KiB on its filesystem (empty when df cannot tell)
+    df -Pk "$1" 2>/dev/null | awk 'NR == 2 && $4 ~ /^[0-9]+$/ { print $4 }'
+}
+mtls_disk_kib() { # bytes -> KiB a file of that size takes (4 KiB blocks)
+    _dk=$(( ($1 + 4095) / 4096 ))
+    echo $(( _dk * 4 ))
+}
 # Both scripts clean up in their mtls_on_exit, also when interrupted (exit status 128 + signal).
 mtls_traps() {
     trap mtls_on_exit EXIT

@@ -97,7 +97,11 @@ mtls_journal_write() { # new, previous, link created, nginx
     _jw="$MTLS_DIR/.journal.tmp-$$"
     if ! { printf 'mtls-nginx-journal 1 %s %s %s %s\n' "$1" "${2:--}" "$3" "$4" > "$_jw"; } 2>/dev/null || ! mv -f "$_jw" "$MTLS_DIR/.journal"; then
         rm -f "$_jw"
-        mtls_fail "cannot write $MTLS_DIR/.journal ($(mtls_space_note "$MTLS_DIR")); nothing was changed"
+        _jw_free=$(mtls_free_kib "$MTLS_DIR")
+        if [ -n "$_jw_free" ] && [ "$_jw_free" -lt 4 ]; then
+            mtls_fail "no space left on $MTLS_DIR for the install journal ($_jw_free KiB free once the release's ${MTLS_PAYLOAD_KIB:-?} KiB are written; the journal needs 4 KiB); nothing was changed. Fix: make room there (installs keep only the current and the previous release), or give the install directory a larger filesystem"
+        fi
+        mtls_fail "cannot write $MTLS_DIR/.journal (${_jw_free:-?} KiB free: no free inode, a quota, or a failing device?); nothing was changed"
     fi
 }
 mtls_journal_clear() {

@@ -1,7 +1,8 @@
 # shellcheck shell=sh
-# The install lock: the directory $MTLS_LOCK holding 'owner' = "<pid> <pid>:<start time>" (the start
-# time, from /proc, tells a live holder from a reused pid). Parameters (header): MTLS_LOCK,
-# MTLS_LOCK_TIMEOUT (seconds to wait for a live holder).
+# The install lock: the directory $MTLS_LOCK holding an empty file 'owner-<pid>-<start time>' (the
+# start time, from /proc, tells a live holder from a reused pid; a name, not content, so that taking
+# the lock needs no free block on a full disk). Parameters (header): MTLS_LOCK, MTLS_LOCK_TIMEOUT
+# (seconds to wait for a live holder).
 #
 # Taking it: a directory with the owner file is made aside and renamed into place (mv -T: atomic, and
 # it fails while the lock exists), so a lock never lacks its owner; where mv has no -T, mkdir + write.
@@ -26,14 +27,17 @@ mtls_proc_token() {
     fi
     printf '%s:%s\n' "$1" "$_lt_start"
 }
-# The owner of the lock as "<pid> <token>" (an earlier version's lock: "<pid> <pid>:"); empty when none.
+# The owner of the lock as "<pid> <pid>:<start time>" (an earlier version's lock, a 'pid' file: "<pid> <pid>:");
+# empty when none.
 mtls_lock_owner() {
-    _lo=$(cat "$MTLS_LOCK/owner" 2>/dev/null) || _lo=
-    if [ -z "$_lo" ]; then
-        _lo=$(cat "$MTLS_LOCK/pid" 2>/dev/null) || _lo=
-        [ -z "$_lo" ] || _lo="$_lo $_lo:"
-    fi
-    printf '%s\n' "$_lo"
+    for _lo in "$MTLS_LOCK"/owner-*; do
+        [ -e "$_lo" ] || continue
+        _lo=${_lo##*/owner-}
+        printf '%s %s:%s\n' "${_lo%%-*}" "${_lo%%-*}" "${_lo#*-}"
+        return 0
+    done
+    _lo=$(cat "$MTLS_LOCK/pid" 2>/dev/null) || _lo=
+    [ -z "$_lo" ] || printf '%s %s:\n' "$_lo" "$_lo"
 }
 # True while the process of owner line $1 runs (also when it cannot be told: another user's, no /proc).
 mtls_owner_alive() {
@@ -80,9 +84,9 @@ mtls_lock_try() {
         MTLS_LOCK_ERROR=$(mtls_reason "$_lk_e")
         return 2
     fi
-    if ! { printf '%s %s\n' "$$" "$MTLS_LOCK_TOKEN" > "$_lk_new/owner"; } 2>/dev/null; then
+    if ! _lk_e=$( { : > "$_lk_new/owner-$$-${MTLS_LOCK_TOKEN#*:}"; } 2>&1); then
         rm -rf "$_lk_new"
-        MTLS_LOCK_ERROR="cannot write $_lk_new/owner ($(mtls_space_note "${MTLS_LOCK%/*}"))"
+        MTLS_LOCK_ERROR=$(mtls_reason "$_lk_e")
         return 2
     fi
     if _lk_e=$(mv -T "$_lk_new" "$MTLS_LOCK" 2>&1); then
@@ -94,7 +98,7 @@ mtls_lock_try() {
         *option*|*[Uu]sage*)
             # mv without -T (very old busybox): mkdir, then the owner (a lock is owner-less for a moment).
             if mkdir "$MTLS_LOCK" 2>/dev/null; then
-                printf '%s %s\n' "$$" "$MTLS_LOCK_TOKEN" > "$MTLS_LOCK/owner"
+                : > "$MTLS_LOCK/owner-$$-${MTLS_LOCK_TOKEN#*:}"
                 MTLS_LOCK_HELD=1
                 return 0
             fi
@@ -103,11 +107,6 @@ mtls_lock_try() {
     # Held (or released just now: the next attempt tells).
     MTLS_LOCK_HOLDER=$(mtls_lock_owner)
     return 1
-}
-# Free space on the filesystem of directory $1, for messages: "N KiB free".
-mtls_space_note() {
-    _sn=$(df -Pk "$1" 2>/dev/null | sed -n '2p' | tr -s ' ' | cut -d ' ' -f 4) || _sn=
-    case $_sn in ''|*[!0-9]*) printf 'write error\n' ;; 0) printf 'No space left on device: 0 KiB free\n' ;; *) printf '%s KiB free\n' "$_sn" ;; esac
 }
 # Waits for the lock (MTLS_LOCK_TIMEOUT s at most), taking over a dead holder's.
 mtls_lock() {

@@ -91,7 +91,7 @@ describe("payload", () => {
         const r = sh(renderDecodeScript(target), encodePayload(files));
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
-        expect(r.stdout).toBe(`decoded 5 files ${contentHash(files)}\n`);
+        expect(r.stdout).toMatch(new RegExp(`^decoded 5 files ${contentHash(files)} \\(\\d+ KiB\\)\n$`));
         const tree = readTree(target);
         for (const f of files) {
             expect(tree.get(f.path)?.content.toString("utf8")).toBe(f.content);
@@ -118,7 +118,7 @@ describe("payload", () => {
                 const target = path.join(work, `decode-prop-${n++}`);
                 const r = sh(renderDecodeScript(target), encodePayload(set));
                 expect(r.stderr).toBe("");
-                expect(r.stdout).toBe(`decoded ${set.length} files ${contentHash(set)}\n`);
+                expect(r.stdout).toMatch(new RegExp(`^decoded ${set.length} files ${contentHash(set)} \\(\\d+ KiB\\)\n$`));
                 const tree = readTree(target);
                 for (const f of set) {
                     expect(tree.get(f.path)?.content.equals(Buffer.from(f.content, "utf8"))).toBe(true);
@@ -139,7 +139,8 @@ describe("payload", () => {
         const target = path.join(work, "decode-odd");
         const r = sh(renderDecodeScript(target), encodePayload(odd));
         expect(r.stderr).toBe("");
-        expect(r.stdout).toBe(`decoded 3 files ${contentHash(odd)}\n`);
+        // 4 KiB blocks: manifest and checksum list, "dash" and "n"; the empty file takes none.
+        expect(r.stdout).toBe(`decoded 3 files ${contentHash(odd)} (16 KiB)\n`);
         const tree = readTree(target);
         expect(tree.get("-")).toEqual({ content: Buffer.from("dash"), mode: 0o644 });
         expect(tree.get("-n/x")).toEqual({ content: Buffer.from("n"), mode: 0o644 });
@@ -392,7 +393,7 @@ describe("quoting", () => {
         const r = sh(wrapped, encodePayload(files), { ...process.env, PATH: `${bin}:${process.env.PATH}` });
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
-        expect(r.stdout).toBe(`decoded 5 files ${contentHash(files)}\n`);
+        expect(r.stdout).toMatch(new RegExp(`^decoded 5 files ${contentHash(files)} \\(\\d+ KiB\\)\n$`));
         expect(fs.readFileSync(argvFile, "utf8").split("\0").slice(0, -1)).toEqual(["-n", "/bin/sh", "-c", script, "mtls-nginx"]);
         expect(fs.readFileSync(path.join(target, "server.key"), "utf8")).toBe(keyPem);
         expect(fs.statSync(path.join(target, "server.key")).mode & 0o777).toBe(0o600);
