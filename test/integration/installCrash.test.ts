@@ -14,7 +14,7 @@ import * as path from "path";
 import { INSTALL_STEPS, InstallScriptInput, renderInstallScript } from "../../components/nginx/install";
 import { FixtureCert } from "../support/x509";
 import { Pki, currentOf, curl, dedicatedConf, killAt, makePki, runScript, serverBlock, serverCert, siteFiles, tempPaths } from "../support/installHarness";
-import { NGINX_BIN, NginxInstance, adopt, hasNginx, makeTestDir, nginxTest, startNginx, stopAll } from "../support/nginx";
+import { NGINX_BIN, NginxInstance, adopt, hasNginx, makeTestDir, nginxTest, startNginx, stopAll, waitForOldWorkers } from "../support/nginx";
 import { freePort } from "../support/ports";
 
 const describeNginx = hasNginx() ? describe : describe.skip;
@@ -51,6 +51,8 @@ interface Mode {
     test(): { ok: boolean; output: string };
     /** Stops nginx and starts it again from its configuration. */
     restart(): Promise<void>;
+    /** The master process of the nginx that serves the site. */
+    masterPid(): number | undefined;
 }
 
 const timings: string[] = [];
@@ -108,6 +110,7 @@ describeNginx("an install killed at any step leaves nginx valid, serving the las
                 await stopNow(instance);
                 instance = await startNginx(prefix, `${installDir}/current/nginx.conf`);
             },
+            masterPid: () => (instance ?? adopt(prefix, `${installDir}/current/nginx.conf`)).pid(),
         };
     };
 
@@ -166,6 +169,7 @@ ${tempPaths(prefix)}
                 await stopNow(main!);
                 main = await startNginx(prefix, mainConf);
             },
+            masterPid: () => main?.pid(),
         };
     };
 
@@ -228,9 +232,14 @@ ${tempPaths(prefix)}
                     expect(currentOf(installDir)).toBe(c.id);
                     const lastConfirmed = CONFIRMED_AT.has(step) && !broken ? b.id : before;
                     expect({ step, previous: previousOf(installDir) }).toEqual({ step, previous: lastConfirmed });
-                    expect(servedRelease(mode.port(), pki)).toBe(`200 ${c.id}`);
                     confirmed.add(c.id);
                     last = c.id;
+                    // Right after a reload, a worker of the old configuration may still take a new connection for a
+                    // moment (it has not handled its QUIT yet): the new release is served within a few seconds.
+                    await waitForOldWorkers(mode.masterPid()!);
+                    const deadline = Date.now() + 10_000;
+                    while (servedRelease(mode.port(), pki) !== `200 ${c.id}` && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+                    expect(servedRelease(mode.port(), pki)).toBe(`200 ${c.id}`);
                     timings.push(`  ${mode.name} ${broken ? "broken " : ""}${step}: killed after ${tKilled - t0} ms, checks + restart ${tRestarted - tKilled} ms, next run ${r.ms} ms`);
                 }, 120_000);
             }
