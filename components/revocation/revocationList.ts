@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { InputError, showValue, throwIfAny } from "../util/errors";
-import { CLOCK_ENV, clockOverride } from "../util/clock";
+import { timeWarnings } from "../util/clock";
 import { CRL_VALIDITY, HOUR_MS } from "../util/limits";
 import { REVOCATION_REASONS } from "./crl";
 import type { RevocationReason } from "./crl";
@@ -242,12 +242,6 @@ export class RevocationList extends pulumi.dynamic.Resource {
             "revocation",
             "RevocationList",
         );
-        const override = clockOverride();
-        if (override) {
-            pulumi.log.warn(
-                `${CLOCK_ENV}=${override} overrides the clock: CRLs are signed as of that time. A CRL whose thisUpdate is in nginx's future is "not yet valid" and one past its nextUpdate has "expired": either way nginx refuses every client. Unset it before a real \`pulumi up\`.`,
-                this,
-            );
-        }
+        for (const warning of timeWarnings()) pulumi.log.warn(warning, this);
     }
 }

@@ -25,3 +25,28 @@ export function now(): Date {
 export function clockOverride(): string | undefined {
     return process.env[CLOCK_ENV] || undefined;
 }
+
+/** The engine setting that makes it skip providers' Diff (and with it every renewal and CRL refresh). */
+export const LEGACY_DIFF_ENV = "PULUMI_ENABLE_LEGACY_DIFF";
+
+/**
+ * Warnings about the run's environment that affect renewal and revocation, for a resource to log
+ * (pure: the caller logs them). The engine calls a provider's Diff to learn that a renewal or a CRL
+ * refresh is due; with legacy diff, or for resources outside `--target`, it never asks.
+ */
+export function timeWarnings(env: NodeJS.ProcessEnv = process.env): string[] {
+    const warnings: string[] = [];
+    const clock = env[CLOCK_ENV];
+    if (clock) {
+        warnings.push(
+            `${CLOCK_ENV}=${clock} moves the clock for decisions (which renewals and CRL refreshes are due); what is signed is still dated at the real time. Unset it for ordinary runs.`,
+        );
+    }
+    const legacy = env[LEGACY_DIFF_ENV];
+    if (legacy && !/^(0|false)$/i.test(legacy)) {
+        warnings.push(
+            `${LEGACY_DIFF_ENV}=${legacy}: the engine does not ask providers whether anything changed, so no certificate is renewed and no CRL re-signed on this run, and CRLs expire (nginx then refuses every client). Unset it.`,
+        );
+    }
+    return warnings;
+}

@@ -69,7 +69,7 @@ describe("RevocationList in a simulated deployment", () => {
         expect(removed.outputs.issuers[0].crlNumber).toBe(3);
 
         // The simulated clock (MTLS_NGINX_CLOCK) is called out at construction.
-        expect(warn.mock.calls.some((args) => String(args[0]).includes("MTLS_NGINX_CLOCK=") && String(args[0]).includes("overrides the clock"))).toBe(true);
+        expect(warn.mock.calls.some((args) => String(args[0]).includes("MTLS_NGINX_CLOCK=") && String(args[0]).includes("moves the clock for decisions"))).toBe(true);
         warn.mockRestore();
     });
 });
