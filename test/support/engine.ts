@@ -756,7 +756,9 @@ class RunContext {
                     reason = `replaceOnChanges: ${hit} changed`;
                 }
             }
-            if (op !== "replace" && r.options.replacementTrigger !== undefined && (containsUnknown(r.options.replacementTrigger) || !deepEqual(old.options.replacementTrigger, r.options.replacementTrigger))) {
+            // As the engine: a trigger fires only against a stored one (adding a trigger replaces nothing).
+            const stored = old.options.replacementTrigger;
+            if (op !== "replace" && stored !== undefined && stored !== null && r.options.replacementTrigger !== undefined && (containsUnknown(r.options.replacementTrigger) || !deepEqual(stored, r.options.replacementTrigger))) {
                 op = "replace";
                 reason = `replacementTrigger changed: ${stableJson(old.options.replacementTrigger)} -> ${stableJson(r.options.replacementTrigger)}`;
             }

@@ -67,17 +67,18 @@ export class TlsProviderError extends Error {
 /** Defaults the provider schema applies (so `undefined` and the default compare equal in a diff). */
 const DEFAULTS: Record<string, Record<string, unknown>> = {
     [TLS_PRIVATE_KEY]: { rsaBits: 2048, ecdsaCurve: "P224" },
-    [TLS_SELF_SIGNED_CERT]: { earlyRenewalHours: 0, isCaCertificate: false, setSubjectKeyId: false, setAuthorityKeyId: false, maxPathLength: -1 },
+    [TLS_SELF_SIGNED_CERT]: { earlyRenewalHours: 0, isCaCertificate: false, setSubjectKeyId: false, setAuthorityKeyId: false },
     [TLS_CERT_REQUEST]: {},
-    [TLS_LOCALLY_SIGNED_CERT]: { earlyRenewalHours: 0, isCaCertificate: false, setSubjectKeyId: false, maxPathLength: -1 },
+    [TLS_LOCALLY_SIGNED_CERT]: { earlyRenewalHours: 0, isCaCertificate: false, setSubjectKeyId: false },
 };
 
 /**
- * Inputs whose change does NOT force replacement: they have no RequiresReplace plan modifier
- * (early_renewal_hours and max_path_length only carry a default), so the framework plans an in-place
- * Update, which just copies the plan into state (`updatedUsingPlan`): the certificate is NOT re-issued.
+ * Inputs whose change does NOT force replacement: early_renewal_hours has no RequiresReplace plan
+ * modifier, so the framework plans an in-place Update, which just copies the plan into state
+ * (`updatedUsingPlan`): the certificate is NOT re-issued. max_path_length does force a new certificate
+ * and is null when unset (seen on the real engine: test/engine/engineFindings.test.ts).
  */
-const UPDATABLE_IN_PLACE = new Set(["earlyRenewalHours", "maxPathLength"]);
+const UPDATABLE_IN_PLACE = new Set(["earlyRenewalHours"]);
 
 /** Write-only inputs: never stored, never diffed; their `...WoVersion` companion is the change signal. */
 const WRITE_ONLY = new Set(["privateKeyPemWo", "caPrivateKeyPemWo"]);

@@ -61,6 +61,8 @@ interface Knobs {
     rotation?: string;
     withExtra?: boolean;
     withLoner?: boolean;
+    /** Adds "late": with this replacementTrigger, or none when null. */
+    lateTrigger?: string | null;
 }
 
 /** key + self-signed cert, a widget, a widget that is replaced with it, one with a replacementTrigger. */
@@ -78,6 +80,7 @@ function program(k: Knobs) {
     const rotated = new Widget("rotated", { log: k.log, kind: "cam", label: "r" }, { replacementTrigger: k.rotation ?? "2027-01" });
     if (k.withExtra) new Widget("extra", { log: k.log, kind: "nut", label: "x" });
     if (k.withLoner) new Widget("loner", { log: k.log, kind: "bolt", label: "l" });
+    if (k.lateTrigger !== undefined) new Widget("late", { log: k.log, kind: "pin", label: "t" }, k.lateTrigger === null ? {} : { replacementTrigger: k.lateTrigger });
     return { certPem: cert.certPem, keyPem: key.privateKeyPem, baseToken: base.token, baseLabel: base.label, createdAt: base.createdAt };
 }
 
@@ -127,6 +130,15 @@ describe("DeploymentSimulator", () => {
         expect(ops(fifth)).toMatchObject({ key: "same", cert: "replace" });
         expect(fifth.stepFor("cert")?.changedKeys).toEqual(["subject"]);
         expect(fifth.outputs.certPem).not.toBe(certPem);
+    });
+
+    it("as the engine: a replacementTrigger added to an existing resource replaces nothing; a later change of it does", async () => {
+        const sim = new DeploymentSimulator();
+        await sim.run(() => program({ log, lateTrigger: null }), { now: "2027-01-01T00:00:00Z" });
+        const added = await sim.run(() => program({ log, lateTrigger: "a" }), { now: "2027-01-01T01:00:00Z" });
+        expect(ops(added).late).toBe("same");
+        const changed = await sim.run(() => program({ log, lateTrigger: "b" }), { now: "2027-01-01T02:00:00Z" });
+        expect(ops(changed).late).toBe("replace");
     });
 
     it("replaces on a changed replacementTrigger, and a tls certificate once it is due for renewal", async () => {

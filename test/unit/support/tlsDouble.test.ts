@@ -272,6 +272,9 @@ describe("tlsDouble under setMocks", () => {
         expect(tlsPlan(TLS_SELF_SIGNED_CERT, inputs, created.outputs, inputs, at("2027-01-01T08:00:00Z"))).toMatchObject({ op: "replace", replaceKeys: ["readyForRenewal"] });
         expect(tlsPlan(TLS_SELF_SIGNED_CERT, inputs, created.outputs, { ...inputs, earlyRenewalHours: 3 }, at("2027-01-01T01:00:00Z"))).toMatchObject({ op: "update", changedKeys: ["earlyRenewalHours"] });
         expect(tlsPlan(TLS_SELF_SIGNED_CERT, inputs, created.outputs, { ...inputs, validityPeriodHours: 11 }, at("2027-01-01T01:00:00Z"))).toMatchObject({ op: "replace", replaceKeys: ["validityPeriodHours"] });
+        // max_path_length forces a new certificate, also from unset (as the real provider does)
+        const ca = { ...inputs, isCaCertificate: true, allowedUses: ["cert_signing"] };
+        expect(tlsPlan(TLS_SELF_SIGNED_CERT, ca, created.outputs, { ...ca, maxPathLength: 0 }, at("2027-01-01T01:00:00Z"))).toMatchObject({ op: "replace", replaceKeys: ["maxPathLength"] });
         // the schema's defaults: leaving a defaulted input out is not a change
         expect(tlsPlan(TLS_PRIVATE_KEY, { algorithm: "ECDSA" }, {}, { algorithm: "ECDSA", ecdsaCurve: "P224" }).op).toBe("same");
         expect(tlsPlan(TLS_LOCALLY_SIGNED_CERT, { allowedUses: ["a"] }, {}, { allowedUses: ["a"], isCaCertificate: false }).op).toBe("same");
