@@ -186,6 +186,12 @@ export interface DockerTarget {
      * @default { timeoutSeconds: 10 }
      */
     liveCheck?: { timeoutSeconds?: number };
+    /**
+     * The level of nginx's error log in the container. `"info"` says why each client certificate was
+     * refused; the entry script rotates the logs at {@link CONTAINER_LOG_ROTATE_KB} KiB, which bounds it.
+     * @default "info"
+     */
+    errorLogLevel?: "error" | "warn" | "notice" | "info";
 }
 
 /** A parsed image reference. */
@@ -210,6 +216,8 @@ export interface DockerTargetSettings {
     installDir: string;
     /** Always a dedicated instance (the container's own nginx). */
     dedicated: true;
+    /** Its error-log level. */
+    errorLogLevel: "error" | "warn" | "notice" | "info";
     /** The install/uninstall script inputs (run inside the container). */
     script: HostTargetSettings["script"];
     siteName: string;
@@ -544,6 +552,10 @@ export function resolveDockerTarget(target: DockerTarget, spec: SiteSpec, input 
         errors.push(new InputError(`${input}.nginxBinary`, `${JSON.stringify(nginxBinary)} is not an absolute path`, 'use e.g. "/usr/sbin/nginx"'));
     }
     checkWholeNumber(errors, `${input}.liveCheck.timeoutSeconds`, target.liveCheck?.timeoutSeconds, 1, 600, "10");
+    const errorLogLevel = target.errorLogLevel ?? "info";
+    if (!["error", "warn", "notice", "info"].includes(errorLogLevel)) {
+        errors.push(new InputError(`${input}.errorLogLevel`, `${JSON.stringify(errorLogLevel)} is not an error-log level`, 'use "error", "warn", "notice" or "info"'));
+    }
     throwIfAny(errors);
 
     const d = dedicatedPaths(installDir);
@@ -562,6 +574,7 @@ export function resolveDockerTarget(target: DockerTarget, spec: SiteSpec, input 
         kind: "docker",
         installDir,
         dedicated: true,
+        errorLogLevel,
         script,
         siteName: spec.siteName,
         listenPort,

@@ -10,6 +10,10 @@ import { dedicatedPaths } from "./release";
 import { SiteSpec } from "./siteSpec";
 import { VersionPolicy } from "./version";
 
+/** nginx error-log levels a dedicated instance may log at. */
+export type ErrorLogLevel = "error" | "warn" | "notice" | "info";
+export const ERROR_LOG_LEVELS: readonly ErrorLogLevel[] = ["error", "warn", "notice", "info"];
+
 /** A private nginx for this site alone, started and reloaded by the install script (no root needed). */
 export interface DedicatedNginxArgs {
     kind: "dedicated";
@@ -18,6 +22,14 @@ export interface DedicatedNginxArgs {
      * @default "/usr/sbin/nginx"
      */
     binary?: string;
+    /**
+     * The level of the instance's error log (`installDir/logs/error.log`). At `"info"` nginx says why it
+     * refused each client certificate (revoked, expired CRL, unknown CA), but it also writes ~200 bytes
+     * for every refused request, which anyone who reaches the port can send: nothing rotates that file,
+     * so use it with a logrotate rule (see the README). At `"notice"` a refused request writes nothing there.
+     * @default "notice"
+     */
+    errorLogLevel?: ErrorLogLevel;
 }
 
 /** The host's own nginx: the site is linked into its include directory and nginx is reloaded. */
@@ -108,6 +120,8 @@ export interface HostTargetSettings {
     kind: "local" | "ssh";
     installDir: string;
     dedicated: boolean;
+    /** The dedicated instance's error-log level (undefined for a system nginx). */
+    errorLogLevel?: ErrorLogLevel;
     script: Omit<InstallScriptInput, "releaseId" | "expectedContentHash">;
 }
 
@@ -124,6 +138,9 @@ export function resolveHostTarget(target: HostTarget, spec: SiteSpec, input = "t
     const nginx = target.nginx ?? (kind === "local" ? { kind: "dedicated" as const } : { kind: "system" as const });
     if (nginx.kind !== "dedicated" && nginx.kind !== "system") {
         errors.push(new InputError(`${input}.nginx.kind`, `${JSON.stringify((nginx as { kind: unknown }).kind)} is not an nginx mode`, `use "dedicated" or "system"`));
+    }
+    if (nginx.kind === "dedicated" && nginx.errorLogLevel !== undefined && !ERROR_LOG_LEVELS.includes(nginx.errorLogLevel)) {
+        errors.push(new InputError(`${input}.nginx.errorLogLevel`, `${JSON.stringify(nginx.errorLogLevel)} is not an error-log level`, `use one of ${ERROR_LOG_LEVELS.map((l) => JSON.stringify(l)).join(", ")} ("info" with a logrotate rule)`));
     }
     const installDir = target.installDir ?? (kind === "ssh" ? `/etc/nginx/mtls/${spec.siteName}` : undefined);
     if (installDir === undefined) {
@@ -166,7 +183,7 @@ export function resolveHostTarget(target: HostTarget, spec: SiteSpec, input = "t
             timeoutSeconds: target.liveCheck?.timeoutSeconds,
         },
     };
-    return { kind, installDir: dir, dedicated, script };
+    return { kind, installDir: dir, dedicated, ...(nginx.kind === "dedicated" ? { errorLogLevel: nginx.errorLogLevel ?? "notice" } : {}), script };
 }
 
 /** The uninstall part of a script input. */

@@ -57,6 +57,12 @@ export interface ReleaseLayout {
     installDir: string;
     /** Also render a complete nginx.conf for a dedicated instance with its prefix at installDir. */
     dedicated: boolean;
+    /**
+     * The dedicated nginx.conf's error-log level. `"info"` tells why each client certificate was refused
+     * but writes for every refused request (bound it with rotation); `"notice"` writes nothing for those.
+     * @default "notice"
+     */
+    errorLogLevel?: "error" | "warn" | "notice" | "info";
 }
 
 /** Paths of a dedicated instance, all under its install directory. */
@@ -156,9 +162,10 @@ export function buildSiteRelease(def: SiteDefinition, material: SiteMaterial, la
     ];
     let nginxConf: string | undefined;
     if (layout.dedicated) {
-        // info: nginx logs why it refused a client certificate (revoked, expired CRL, unknown CA) only at
-        // that level; at warn, an expired CRL refusing everyone leaves no trace in the instance's log.
-        nginxConf = renderNginxConf({ ...dedicatedPaths(layout.installDir), siteIncludes: [`${dir}/${RELEASE_FILES.siteConf}`], errorLogLevel: "info" });
+        // notice by default: at info nginx logs why it refused a client certificate (revoked, expired CRL,
+        // unknown CA), but also ~200 bytes for every refused request, which anyone can send; opt-in where
+        // the log is rotated (the Docker target's entry script rotates it).
+        nginxConf = renderNginxConf({ ...dedicatedPaths(layout.installDir), siteIncludes: [`${dir}/${RELEASE_FILES.siteConf}`], errorLogLevel: layout.errorLogLevel ?? "notice" });
         files.push({ path: RELEASE_FILES.nginxConf, content: nginxConf, mode: 0o644 });
     }
     return { releaseId: id, contentHash: contentHash(files), files, payload: encodePayload(files), spec, siteConf: rendered.siteConf, nginxConf };

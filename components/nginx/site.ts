@@ -6,7 +6,7 @@ import { DockerRuntime, createDockerRuntime } from "./dockerRuntime";
 import { DockerTarget, DockerTargetSettings, dockerInstallCommand, dockerUninstallCommand, resolveDockerTarget } from "./dockerTarget";
 import { HostTarget, HostTargetSettings, resolveHostTarget, uninstallInput } from "./hostTarget";
 import { InstallScriptInput, renderInstallScript, renderUninstallScript, validateInstallScriptInput } from "./install";
-import { buildSiteRelease, SiteDefinition, SiteRelease, validateSiteDefinition } from "./release";
+import { buildSiteRelease, ReleaseLayout, SiteDefinition, SiteRelease, validateSiteDefinition } from "./release";
 import { shWrap } from "./shell";
 import { SiteSpec } from "./siteSpec";
 
@@ -50,6 +50,11 @@ export function resolveNginxSiteArgs(args: Pick<NginxSiteArgs, "site" | "target"
     return { spec, target };
 }
 
+/** The release layout of a resolved target: where releases go, a dedicated nginx.conf or not, its log level. */
+export function releaseLayoutOf(target: HostTargetSettings | DockerTargetSettings): ReleaseLayout {
+    return { installDir: target.installDir, dedicated: target.dedicated, ...(target.errorLogLevel !== undefined ? { errorLogLevel: target.errorLogLevel } : {}) };
+}
+
 /**
  * An nginx mTLS site on a host. Renders the config and files (one release per content hash), then a
  * command resource installs them: staged and swapped atomically, `nginx -t`, graceful reload,
@@ -75,7 +80,7 @@ export class NginxSite extends pulumi.ComponentResource {
         super("mtls-nginx:nginx:Site", name, {}, opts);
         this.target = target;
 
-        const layout = { installDir: target.installDir, dedicated: target.dedicated };
+        const layout = releaseLayoutOf(target);
         const release: pulumi.Output<SiteRelease> = pulumi
             .all([args.server.fullChainPem, args.server.keyPem, args.clientCaPem, args.trustedCaPem, args.crlPem])
             .apply(([serverFullChainPem, serverKeyPem, clientCaPem, trustedCaPem, crlPem]) =>

@@ -117,7 +117,8 @@ class SiteUnderTest {
                 clients: o.clients,
                 revocation: o.revocation,
                 site: { listen: { address: "127.0.0.1", port: this.port }, mode: { kind: "static" } },
-                target: { kind: "local", installDir: this.installDir },
+                // info: the error log says why each refused client was refused (the checks below read it).
+                target: { kind: "local", installDir: this.installDir, nginx: { kind: "dedicated", errorLogLevel: "info" } },
             });
             const clients: Record<string, pulumi.Output<ClientMaterial>> = {};
             for (const [name, c] of Object.entries(m.clients)) {
