@@ -8,7 +8,7 @@
  *
  *   npm run bench                                  (all benches)
  *   npx ts-node bench/run.ts handshake pkcs12      (only benches whose file name contains one of the words;
- *                                                  the document then holds only those)
+ *                                                  the document keeps the other benches' earlier sections)
  *   BENCH_TIMEOUT_MINUTES=90 npm run bench         (per-bench limit, default 60)
  */
 import { spawn, spawnSync } from "child_process";
@@ -112,6 +112,20 @@ function runInChild(file: string): Promise<BenchOutcome> {
     });
 }
 
+/** The sections of the current document, by source file, except those of `rerun` (kept when only some benches run). */
+function earlierSections(rerun: string[]): Map<string, string[]> {
+    const kept = new Map<string, string[]>();
+    if (!fs.existsSync(DOC)) return kept;
+    const lines = fs.readFileSync(DOC, "utf8").split("\n");
+    const starts = lines.map((l, i) => (l.startsWith("## ") ? i : -1)).filter((i) => i >= 0);
+    starts.forEach((start, k) => {
+        const section = lines.slice(start, starts[k + 1] ?? lines.length);
+        const file = /_Source: `([^`]+)`/.exec(section.join("\n"))?.[1];
+        if (file && !rerun.includes(file)) kept.set(file, section);
+    });
+    return kept;
+}
+
 function firstLine(cmd: string, args: string[]): string {
     const r = spawnSync(cmd, args, { encoding: "utf8" });
     if (r.error) return "not found";
@@ -174,12 +188,16 @@ async function runAll(filters: string[]): Promise<void> {
             .join(" / ")}. Other engineers share these cores, so wall-clock numbers vary; prefer the CPU-time columns.`,
         "",
         `Benches: ${outcomes.map((o) => `\`${o.file}\` (${o.ok ? `${o.seconds.toFixed(0)} s` : "FAILED"})`).join(", ")}.`,
-        ...(filters.length > 0 ? ["", `Only the benches matching ${filters.map((f) => `\`${f}\``).join(", ")} were run.`] : []),
+        ...(filters.length > 0 ? ["", `This run re-ran the benches matching ${filters.map((f) => `\`${f}\``).join(", ")}; the other sections are kept from earlier runs (their machine and load lines are not repeated).`] : []),
         "",
     ];
-    for (const o of outcomes) {
-        if (o.ok) {
-            doc.push(`## ${o.title}`, "", `_Source: \`${o.file}\`; ran ${o.seconds.toFixed(0)} s._`, "", ...o.lines, "");
+    const kept = filters.length > 0 ? earlierSections(outcomes.map((o) => o.file)) : new Map<string, string[]>();
+    for (const file of [...new Set([...outcomes.map((o) => o.file), ...kept.keys()])].sort()) {
+        const o = outcomes.find((x) => x.file === file);
+        if (!o) {
+            doc.push(...kept.get(file)!);
+        } else if (o.ok) {
+            doc.push(`## ${o.title}`, "", `_Source: \`${o.file}\`; ran ${o.seconds.toFixed(0)} s${kept.size > 0 ? `, ${startedAt.toISOString().slice(0, 10)}` : ""}._`, "", ...o.lines, "");
         } else {
             doc.push(`## ${path.basename(o.file)}: failed`, "", `_Source: \`${o.file}\`; failed after ${o.seconds.toFixed(0)} s:_`, "", "```", ...(o.error ?? "").split("\n"), "```", "");
         }
