@@ -321,6 +321,64 @@ ${tempPaths(prefix)}
         expect(spawnSync("curl", ["-s", `http://127.0.0.1:${mainPort}/`], { encoding: "utf8" }).stdout).toBe("main\n");
     });
 
+    test("(j) a failed live check shows the error-log lines that explain it, not the installer's own probes", async () => {
+        const dir = makeTestDir("install-tail");
+        const prefix = path.join(dir, "nginx");
+        const installDir = path.join(dir, "site");
+        const confD = path.join(prefix, "conf.d");
+        fs.mkdirSync(path.join(prefix, "logs"), { recursive: true, mode: 0o755 });
+        fs.mkdirSync(confD, { recursive: true, mode: 0o755 });
+        const port = await freePort();
+        const mainConf = path.join(prefix, "nginx.conf");
+        fs.writeFileSync(
+            mainConf,
+            `worker_processes 1;
+pid ${prefix}/logs/nginx.pid;
+error_log ${prefix}/logs/error.log info;
+events { worker_connections 256; }
+http {
+    access_log off;
+${tempPaths(prefix)}
+    include ${confD}/*.conf;
+}
+`,
+        );
+        // Another mTLS site already answers for "localhost" on that port (included first): nginx warns at the
+        // reload that the new one's name is ignored, and the installer's probes reach the other site.
+        const other = await serverCert(pki);
+        const otherDir = path.join(dir, "other");
+        fs.mkdirSync(otherDir, { mode: 0o755 });
+        fs.writeFileSync(path.join(otherDir, "server.crt"), other.certPem);
+        fs.writeFileSync(path.join(otherDir, "server.key"), other.key.privateKeyPem, { mode: 0o600 });
+        fs.writeFileSync(path.join(otherDir, "client-ca.pem"), pki.client.ca);
+        fs.writeFileSync(path.join(confD, "aaa-other.conf"), serverBlock({ rel: otherDir, id: "other", port }).replace("location = /errors/496.html { root " + otherDir + "; internal; }", ""));
+        const main = await startNginx(prefix, mainConf);
+        const input = (id: string): InstallScriptInput => ({
+            installDir,
+            releaseId: id,
+            site: "tail",
+            control: {
+                kind: "system",
+                nginxBinary: NGINX_BIN,
+                includeLink: path.join(confD, "mtls-tail.conf"),
+                nginxArgs: ["-p", prefix, "-c", mainConf],
+                reload: { command: `${NGINX_BIN} -p '${prefix}' -c '${mainConf}' -s reload` },
+                errorLog: path.join(prefix, "logs", "error.log"),
+            },
+            sharedListen: true,
+            liveCheck: { port, serverName: "localhost", timeoutSeconds: 3 },
+        });
+        const site = siteFiles(await serverCert(pki), pki, (rel, id) => ({ name: "site.conf", text: serverBlock({ rel, id, port }) }), installDir, "tail");
+        const r = await runScript(renderInstallScript(input(site.id)), site.payload);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain("the new release was not served within 3 s");
+        expect(r.stderr).toMatch(/\[warn\].*conflicting server name "localhost" on 127\.0\.0\.1:\d+, ignored/);
+        // The probes' own lines ("client sent no required SSL certificate ... HEAD /") are left out, and counted.
+        expect(r.stderr).not.toMatch(/request: "HEAD \//);
+        expect(r.stderr).toMatch(/left out: [1-9]\d* line\(s\) from the installer's own probes/);
+        expect(main.errorLog()).toMatch(/request: "HEAD \/\?mtls-nginx-live-check HTTP\/1\.0"/);
+    });
+
     test("(i) a dedicated instance whose main config lies outside the release: tested in that config's full context before the swap", async () => {
         const dir = makeTestDir("install-external");
         const prefix = path.join(dir, "prefix");

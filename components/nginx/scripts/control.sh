@@ -21,10 +21,32 @@ mtls_point_current() {
         ln -s -f -n "releases/$1" "$MTLS_DIR/$_name"
     fi
 }
+# What nginx logged since byte offset $1 of its error log (a reload, a start), on stderr: warnings and
+# worse first (the last 15), else the last 15 lines; never the lines of the live check's own probes.
 mtls_error_log_tail() {
-    if [ -r "$MTLS_ERROR_LOG" ]; then
-        printf 'mtls-nginx: last lines of %s:\n' "$MTLS_ERROR_LOG" >&2
-        tail -n 15 "$MTLS_ERROR_LOG" | sed 's/^/    /' >&2
+    [ -r "$MTLS_ERROR_LOG" ] || return 0
+    _el_from=${1:-}
+    case $_el_from in ''|*[!0-9]*) _el_from= ;; esac
+    if [ -n "$_el_from" ] && [ "$_el_from" -le "$(mtls_log_size)" ]; then
+        _el_text=$(tail -c +"$((_el_from + 1))" "$MTLS_ERROR_LOG" 2>/dev/null) || _el_text=
+        _el_when="since the reload"
+    else
+        _el_text=$(tail -n 200 "$MTLS_ERROR_LOG" 2>/dev/null) || _el_text=
+        _el_when="last lines"
+    fi
+    _el_probes=$(printf '%s\n' "$_el_text" | grep -c 'mtls-nginx-live-check') || _el_probes=0
+    _el_all=$(printf '%s\n' "$_el_text" | grep -v -e 'mtls-nginx-live-check' -e '^$') || _el_all=
+    _el_show=$(printf '%s\n' "$_el_all" | grep -E '\[(warn|error|crit|alert|emerg)\]' | tail -n 15) || _el_show=
+    [ -n "$_el_show" ] || _el_show=$(printf '%s\n' "$_el_all" | tail -n 15)
+    if [ -n "$_el_show" ]; then
+        printf 'mtls-nginx: %s, %s:\n' "$MTLS_ERROR_LOG" "$_el_when" >&2
+        printf '%s\n' "$_el_show" | sed 's/^/    /' >&2
+    else
+        printf 'mtls-nginx: %s: nothing %s\n' "$MTLS_ERROR_LOG" "$_el_when" >&2
+    fi
+    _el_other=$(( $(printf '%s\n' "$_el_all" | grep -c .) - $(printf '%s\n' "$_el_show" | grep -c .) ))
+    if [ "$_el_probes" -gt 0 ] || [ "$_el_other" -gt 0 ]; then
+        printf "    (left out: %s line(s) from the installer's own probes, %s other line(s) of lower level or older)\n" "$_el_probes" "$_el_other" >&2
     fi
 }
 mtls_log_size() {

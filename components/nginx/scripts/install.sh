@@ -220,7 +220,7 @@ mtls_start_dedicated() {
     if ! mtls_nginx_d "$MTLS_CONF" </dev/null >"$MTLS_TMP" 2>&1; then
         printf 'mtls-nginx: nginx could not start with the new configuration:\n' >&2
         sed 's/^/    /' "$MTLS_TMP" >&2
-        mtls_error_log_tail
+        mtls_error_log_tail "$_mark"
         exit 1
     fi
     _i=0
@@ -228,7 +228,7 @@ mtls_start_dedicated() {
         _i=$((_i + 1))
         if [ "$_i" -ge 100 ]; then
             printf 'mtls-nginx: nginx started but %s names no running nginx\n' "$MTLS_PID_FILE" >&2
-            mtls_error_log_tail
+            mtls_error_log_tail "$_mark"
             exit 1
         fi
         sleep 0.1 2>/dev/null || sleep 1
@@ -263,7 +263,7 @@ mtls_go_live() {
         MTLS_RELOADED=1
         if ! _out=$(mtls_reload 2>&1); then
             printf 'mtls-nginx: the reload failed: %s\n' "$_out" >&2
-            mtls_error_log_tail
+            mtls_error_log_tail "$_mark"
             exit 1
         fi
     fi
@@ -273,7 +273,7 @@ mtls_go_live() {
         MTLS_SEEN_FP=$(printf '%s\n' "$MTLS_SEEN_PEM" | mtls_fingerprint) || MTLS_SEEN_FP=
         printf 'mtls-nginx: %s; restoring the previous release. Served on %s: certificate sha256 %s, %s %s; expected %s, release %s\n' \
             "$MTLS_LIVE_FAILURE" "$MTLS_LIVE_CONNECT" "${MTLS_SEEN_FP:-none}" "X-Mtls-Release" "${MTLS_SEEN_RELEASE:-none}" "$MTLS_EXPECT_FP" "$MTLS_RELEASE" >&2
-        mtls_error_log_tail
+        mtls_error_log_tail "$_mark"
         exit 1
     fi
 }

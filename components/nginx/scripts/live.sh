@@ -57,9 +57,9 @@ mtls_pem() { # file -> its first certificate in openssl's canonical PEM (what s_
 }
 mtls_curl() { # one HEAD request without a client certificate: response headers, then the served chain in PEM
     if [ -n "$MTLS_LIVE_NAME" ]; then
-        set -- --resolve "$MTLS_LIVE_NAME:$MTLS_LIVE_PORT:$MTLS_LIVE_URL_HOST" "https://$MTLS_LIVE_NAME:$MTLS_LIVE_PORT/"
+        set -- --resolve "$MTLS_LIVE_NAME:$MTLS_LIVE_PORT:$MTLS_LIVE_URL_HOST" "https://$MTLS_LIVE_NAME:$MTLS_LIVE_PORT/?mtls-nginx-live-check"
     else
-        set -- "https://$MTLS_LIVE_URL_HOST:$MTLS_LIVE_PORT/"
+        set -- "https://$MTLS_LIVE_URL_HOST:$MTLS_LIVE_PORT/?mtls-nginx-live-check"
     fi
     curl -sk -I --http1.1 --max-time 5 -H "Host: $MTLS_LIVE_HOST_HEADER" -H 'User-Agent: mtls-nginx-install' \
         -o /dev/null -D - -w '%{certs}' "$@" </dev/null
@@ -73,10 +73,11 @@ mtls_s_client() {
     fi
 }
 # One TLS connection without a client certificate: sets MTLS_SEEN_PEM (served certificate) and
-# MTLS_SEEN_RELEASE (the release header of the response, 400 included).
+# MTLS_SEEN_RELEASE (the release header of the response, 400 included). The request names
+# "/?mtls-nginx-live-check", so that the lines nginx logs for it are told from the ones that matter.
 mtls_probe() {
     if [ "$MTLS_TLS_TOOL" = openssl ]; then
-        _o=$(printf 'HEAD / HTTP/1.0\r\nHost: %s\r\nUser-Agent: mtls-nginx-install\r\n\r\n' "$MTLS_LIVE_HOST_HEADER" | mtls_s_client 2>/dev/null) || true
+        _o=$(printf 'HEAD /?mtls-nginx-live-check HTTP/1.0\r\nHost: %s\r\nUser-Agent: mtls-nginx-install\r\n\r\n' "$MTLS_LIVE_HOST_HEADER" | mtls_s_client 2>/dev/null) || true
         MTLS_SEEN_PEM=$(printf '%s\n' "$_o" | sed -n '/^-----BEGIN CERTIFICATE-----/,/^-----END CERTIFICATE-----/p') || MTLS_SEEN_PEM=
     else
         _o=$(mtls_curl 2>/dev/null) || true
