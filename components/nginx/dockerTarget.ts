@@ -23,7 +23,7 @@
 import * as net from "net";
 import type * as docker from "@pulumi/docker";
 import { InputError, throwIfAny } from "../util/errors";
-import { HostTargetSettings } from "./hostTarget";
+import { HostTargetSettings, liveCheckNames } from "./hostTarget";
 import { dedicatedPaths } from "./release";
 import { dockerExecWrap, joinScript, shAssign, shJoin, shQuote } from "./shell";
 import { SiteSpec } from "./siteSpec";
@@ -559,7 +559,6 @@ export function resolveDockerTarget(target: DockerTarget, spec: SiteSpec, input 
     throwIfAny(errors);
 
     const d = dedicatedPaths(installDir);
-    const serverName = spec.serverNames.find((n) => !n.startsWith("*")) ?? spec.serverNames[0]?.replace(/^\*/, "check");
     const script: HostTargetSettings["script"] = {
         installDir,
         site: spec.siteName,
@@ -568,7 +567,7 @@ export function resolveDockerTarget(target: DockerTarget, spec: SiteSpec, input 
         versionPolicy: "refuse",
         // The container's nginx serves this site alone.
         sharedListen: false,
-        liveCheck: { host: "127.0.0.1", port: listenPort, serverName, timeoutSeconds: target.liveCheck?.timeoutSeconds },
+        liveCheck: { host: "127.0.0.1", port: listenPort, ...liveCheckNames(spec.serverNames), timeoutSeconds: target.liveCheck?.timeoutSeconds },
     };
     return {
         kind: "docker",

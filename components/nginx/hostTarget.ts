@@ -4,10 +4,12 @@
  */
 import type * as command from "@pulumi/command";
 import type * as pulumi from "@pulumi/pulumi";
+import * as net from "net";
 import { InputError, throwIfAny } from "../util/errors";
 import { InstallScriptInput, NginxControl, UninstallScriptInput } from "./install";
 import { dedicatedPaths } from "./release";
 import { SiteSpec } from "./siteSpec";
+import { canonicalIPv6, normalizeListenAddress, normalizeServerName } from "./validate";
 import { VersionPolicy } from "./version";
 
 /** nginx error-log levels a dedicated instance may log at. */
@@ -167,23 +169,55 @@ export function resolveHostTarget(target: HostTarget, spec: SiteSpec, input = "t
             nginxArgs: nginx.args,
         };
     }
-    const wildcard = (spec.listen.address === "0.0.0.0" || spec.listen.address === "*" || spec.listen.address === "::");
-    const serverName = spec.serverNames.find((n) => !n.startsWith("*")) ?? spec.serverNames[0]?.replace(/^\*/, "check");
+    const names = liveCheckNames(spec.serverNames);
+    const sharedListen = target.sharedListen ?? !dedicated;
+    if (sharedListen === true && names.serverName === undefined) {
+        throw new InputError(
+            "site.serverNames",
+            `${JSON.stringify(spec.serverNames)} are IP literals only, and the site shares its listen address ${normalizeListenAddress(spec.listen.address, true) ?? spec.listen.address}:${spec.listen.port} with other server blocks: without a DNS name for SNI, the install's live check (and any client) gets that address's default server, which may be another site`,
+            `add a DNS name of the server certificate to site.serverNames, or give the site an address:port of its own and set ${input}.sharedListen: false`,
+        );
+    }
     const script: HostTargetSettings["script"] = {
         installDir: dir,
         site: spec.siteName,
         control,
         sudo: target.sudo ?? false,
         versionPolicy: target.versionPolicy ?? "refuse",
-        sharedListen: target.sharedListen ?? !dedicated,
+        sharedListen,
         liveCheck: {
-            host: target.liveCheck?.host ?? (wildcard ? "127.0.0.1" : spec.listen.address),
+            host: target.liveCheck?.host ?? liveCheckHost(spec.listen.address),
             port: spec.listen.port,
-            serverName,
+            ...names,
             timeoutSeconds: target.liveCheck?.timeoutSeconds,
         },
     };
     return { kind, installDir: dir, dedicated, ...(nginx.kind === "dedicated" ? { errorLogLevel: nginx.errorLogLevel ?? "notice" } : {}), script };
+}
+
+/**
+ * Where the live check connects for a listen address: itself when it is specific (IPv6 without
+ * brackets), the loopback of its family for a wildcard ("0.0.0.0" and "*": 127.0.0.1; "::": ::1,
+ * since nginx's [::] socket is IPv6-only).
+ */
+export function liveCheckHost(address: string): string {
+    if (address === "0.0.0.0" || address === "*") return "127.0.0.1";
+    const v6 = canonicalIPv6(address);
+    if (v6 !== undefined) return v6 === "::" ? "::1" : v6;
+    return address;
+}
+
+/**
+ * The live check's SNI and Host header for a site's names: the first DNS name (SNI and Host; a
+ * wildcard `*.example.com` becomes `check.example.com`). SNI cannot carry an IP literal (RFC 6066):
+ * with IP literals only there is none, and the Host header is the first literal (IPv6 in brackets).
+ */
+export function liveCheckNames(serverNames: readonly string[]): { serverName?: string; hostHeader?: string } {
+    const names = serverNames.map((n) => normalizeServerName(n) ?? n);
+    const isIp = (n: string) => net.isIP(n.replace(/^\[(.*)\]$/, "$1")) !== 0;
+    const dns = names.find((n) => !n.startsWith("*") && !isIp(n)) ?? names.find((n) => n.startsWith("*."))?.replace(/^\*/, "check");
+    if (dns !== undefined) return { serverName: dns };
+    return names[0] !== undefined ? { hostHeader: names[0] } : {};
 }
 
 /** The uninstall part of a script input. */

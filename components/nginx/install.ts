@@ -308,8 +308,10 @@ export interface LiveCheck {
     host?: string;
     /** The site's TLS port. */
     port: number;
-    /** SNI and Host header. @default none (no SNI; Host is `host`) */
+    /** SNI and Host header: a DNS name (SNI cannot carry an IP literal). @default none (no SNI; Host is `hostHeader`, else `host`) */
     serverName?: string;
+    /** The Host header when it is not `serverName`, e.g. an IP literal server name (`[::1]`, `10.0.0.5`). @default serverName, else host (IPv6 in brackets) */
+    hostHeader?: string;
     /** The served certificate, inside the release (its first PEM block is compared). @default "server.crt" */
     certFile?: string;
     /** Also require the `X-Mtls-Release: <releaseId>` response header. @default true */
@@ -441,6 +443,9 @@ export function validateInstallScriptInput(input: InstallScriptInput): void {
         if (l.serverName !== undefined && (typeof l.serverName !== "string" || !DNS_RE.test(l.serverName) || l.serverName.includes("*"))) {
             errors.push(new InputError("liveCheck.serverName", `${JSON.stringify(l.serverName)} is not a DNS name`, "use the site's server name, e.g. api.example.com"));
         }
+        if (l.hostHeader !== undefined && (typeof l.hostHeader !== "string" || !(DNS_RE.test(l.hostHeader) || /^\[[0-9A-Fa-f:.]+\]$/.test(l.hostHeader)))) {
+            errors.push(new InputError("liveCheck.hostHeader", `${JSON.stringify(l.hostHeader)} is not a host name or IP literal`, "use the site's server name, e.g. 10.0.0.5 or [2001:db8::10]"));
+        }
         if (input.sharedListen === true && l.serverName === undefined) {
             errors.push(
                 new InputError("liveCheck.serverName", "is required when the site shares its listen address (without SNI nginx answers with the default server, which may be another site)", "set it to the site's server name"),
@@ -546,7 +551,7 @@ export function renderInstallScript(input: InstallScriptInput): string {
             shAssign("MTLS_LIVE_URL_HOST", host.includes(":") ? `[${host}]` : host),
             shAssign("MTLS_LIVE_PORT", String(live.port)),
             shAssign("MTLS_LIVE_NAME", live.serverName ?? ""),
-            shAssign("MTLS_LIVE_HOST_HEADER", live.serverName ?? (host.includes(":") ? `[${host}]` : host)),
+            shAssign("MTLS_LIVE_HOST_HEADER", live.serverName ?? live.hostHeader ?? (host.includes(":") ? `[${host}]` : host)),
             shAssign("MTLS_LIVE_CERT", live.certFile ?? "server.crt"),
             shAssign("MTLS_LIVE_HEADER", live.releaseHeader === false ? "0" : "1"),
             shAssign("MTLS_LIVE_TIMEOUT", String(live.timeoutSeconds ?? 10)),

@@ -9,6 +9,7 @@ import { InstallScriptInput, renderInstallScript, renderUninstallScript, validat
 import { buildSiteRelease, ReleaseLayout, SiteDefinition, SiteRelease, validateSiteDefinition } from "./release";
 import { shWrap } from "./shell";
 import { SiteSpec } from "./siteSpec";
+import { normalizeServerName } from "./validate";
 
 export interface NginxSiteArgs {
     /** The site: server names, listen address, mode (proxy or static), allowlists, error pages... (see SiteSpecInput). */
@@ -48,6 +49,12 @@ export function resolveNginxSiteArgs(args: Pick<NginxSiteArgs, "site" | "target"
     validateSiteDefinition(args.site, { installDir: target.installDir, dedicated: target.dedicated }, has, "site");
     validateInstallScriptInput({ ...target.script, releaseId: "0000000000000000" });
     return { spec, target };
+}
+
+/** The site's https URL for a server name (a wildcard's first label dropped, IPv6 in brackets) and port. */
+export function siteUrl(serverName: string, port: number): string {
+    const host = (normalizeServerName(serverName) ?? serverName).replace(/^\*\./, "");
+    return `https://${host}${port === 443 ? "" : `:${port}`}/`;
 }
 
 /** The release layout of a resolved target: where releases go, a dedicated nginx.conf or not, its log level. */
@@ -142,9 +149,8 @@ export class NginxSite extends pulumi.ComponentResource {
             this.installer = new command.local.Command(`${name}-install`, common, { parent: this });
         }
 
-        const host = placeholderSpec.serverNames[0] ?? "localhost";
         const port = target.kind === "docker" ? target.publicPort : placeholderSpec.listen.port;
-        this.url = `https://${host.replace(/^\*\./, "")}${port === 443 ? "" : `:${port}`}/`;
+        this.url = siteUrl(placeholderSpec.serverNames[0] ?? "localhost", port);
         this.registerOutputs({ releaseId: this.releaseId, siteConf: this.siteConf, url: this.url });
     }
 }
