@@ -27,6 +27,7 @@ import { HostTargetSettings, liveCheckNames } from "./hostTarget";
 import { dedicatedPaths } from "./release";
 import { dockerExecWrap, joinScript, shAssign, shJoin, shQuote } from "./shell";
 import { SiteSpec } from "./siteSpec";
+import { checkAbsolutePath } from "./validate";
 
 /** nginx 1.28.0 (stable, Debian bookworm based: POSIX sh, coreutils, openssl and curl), fixed for CVE-2025-23419. */
 export const DEFAULT_DOCKER_IMAGE = "nginx:1.28.0";
@@ -192,6 +193,22 @@ export interface DockerTarget {
      * @default "info"
      */
     errorLogLevel?: "error" | "warn" | "notice" | "info";
+}
+
+/**
+ * Problems of a Docker target's `installDir` (a path in the container, which the release paths in
+ * nginx's configuration derive from), naming `<input>.installDir`; checked before the site.
+ */
+export function dockerInstallDirErrors(target: Pick<DockerTarget, "installDir">, input = "target"): InputError[] {
+    const errors: InputError[] = [];
+    const installDir = target?.installDir ?? DEFAULT_CONTAINER_INSTALL_DIR;
+    if (!checkAbsolutePath(installDir, `${input}.installDir`, errors, { kind: "directory", noGlob: true })) return errors;
+    if (installDir === "/" || FORBIDDEN_INSTALL_DIRS.includes(installDir)) {
+        errors.push(new InputError(`${input}.installDir`, `${installDir} is a system directory of the image (the volume would hide it)`, `use a directory of its own, e.g. "${DEFAULT_CONTAINER_INSTALL_DIR}"`));
+    } else if (TMPFS_DIRS.includes(installDir)) {
+        errors.push(new InputError(`${input}.installDir`, `${installDir} is a tmpfs mount point of the container (the volume cannot be mounted there too)`, `use a directory of its own, e.g. "${DEFAULT_CONTAINER_INSTALL_DIR}"`));
+    }
+    return errors;
 }
 
 /** A parsed image reference. */
@@ -420,13 +437,7 @@ export function resolveDockerTarget(target: DockerTarget, spec: SiteSpec, input 
 
     // Install directory in the container.
     const installDir = target.installDir ?? DEFAULT_CONTAINER_INSTALL_DIR;
-    if (typeof installDir !== "string" || !installDir.startsWith("/") || installDir.endsWith("/") || installDir.split("/").slice(1).some((s) => s === "" || s === "." || s === "..") || /[\s\x00-\x1f\x7f]/.test(installDir)) {
-        errors.push(new InputError(`${input}.installDir`, `${JSON.stringify(installDir)} is not an absolute, normalized path without blanks`, `use e.g. "${DEFAULT_CONTAINER_INSTALL_DIR}"`));
-    } else if (installDir === "/" || FORBIDDEN_INSTALL_DIRS.includes(installDir)) {
-        errors.push(new InputError(`${input}.installDir`, `${installDir} is a system directory of the image (the volume would hide it)`, `use a directory of its own, e.g. "${DEFAULT_CONTAINER_INSTALL_DIR}"`));
-    } else if (TMPFS_DIRS.includes(installDir)) {
-        errors.push(new InputError(`${input}.installDir`, `${installDir} is a tmpfs mount point of the container (the volume cannot be mounted there too)`, `use a directory of its own, e.g. "${DEFAULT_CONTAINER_INSTALL_DIR}"`));
-    }
+    errors.push(...dockerInstallDirErrors(target, input));
 
     // Ports.
     let ports: ResolvedDockerPort[] = [];

@@ -5,11 +5,12 @@
 import type * as command from "@pulumi/command";
 import type * as pulumi from "@pulumi/pulumi";
 import * as net from "net";
+import * as path from "path";
 import { InputError, throwIfAny } from "../util/errors";
 import { InstallScriptInput, NginxControl, UninstallScriptInput } from "./install";
 import { dedicatedPaths } from "./release";
 import { SiteSpec } from "./siteSpec";
-import { canonicalIPv6, normalizeListenAddress, normalizeServerName } from "./validate";
+import { canonicalIPv6, checkAbsolutePath, normalizeListenAddress, normalizeServerName } from "./validate";
 import { VersionPolicy } from "./version";
 
 /** nginx error-log levels a dedicated instance may log at. */
@@ -127,30 +128,104 @@ export interface HostTargetSettings {
     script: Omit<InstallScriptInput, "releaseId" | "expectedContentHash">;
 }
 
-/** Resolves a host target against the site, applying defaults; InputErrors name `input`. */
-export function resolveHostTarget(target: HostTarget, spec: SiteSpec, input = "target"): HostTargetSettings {
+/** An absolute, normalized path for the shell (no control character), as `input` names it. */
+function checkShellPath(errors: InputError[], input: string, value: unknown, example: string): void {
+    if (typeof value !== "string" || value === "") {
+        errors.push(new InputError(input, `${JSON.stringify(value)} is not a path`, `give an absolute path such as ${example}`));
+    } else if (!value.startsWith("/")) {
+        errors.push(new InputError(input, `${JSON.stringify(value)} is not an absolute path`, `give an absolute path such as ${example}`));
+        // eslint-disable-next-line no-control-regex
+    } else if (/[\x00-\x1f\x7f]/.test(value)) {
+        errors.push(new InputError(input, `${JSON.stringify(value)} contains a control character`, `give an absolute path such as ${example}`));
+    } else if (value !== "/" && (value.endsWith("/") || value.split("/").slice(1).some((seg) => seg === "" || seg === "." || seg === ".."))) {
+        errors.push(new InputError(input, `${JSON.stringify(value)} is not normalized (., .., // or a trailing /)`, `write it as ${JSON.stringify(path.posix.normalize(value).replace(/(.)\/$/, "$1"))}`));
+    }
+}
+
+const HOST_NAME_OR_IP = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[?[0-9A-Fa-f:.]+\]?)$/;
+
+/**
+ * Validates what a host target says by itself (no site needed), collecting every problem, each
+ * InputError naming the field as the user wrote it (`target.installDir`, `target.nginx.binary`...).
+ * It runs before the site is validated, whose paths derive from `installDir`.
+ */
+export function validateHostTarget(target: HostTarget, input = "target"): InputError[] {
     const errors: InputError[] = [];
     const kind = target?.kind;
     if (kind !== "local" && kind !== "ssh") {
-        throw new InputError(`${input}.kind`, `${JSON.stringify(kind)} is not a host target`, `use "local" or "ssh" (or "docker" for a container)`);
+        return [new InputError(`${input}.kind`, `${JSON.stringify(kind)} is not a host target`, `use "local" or "ssh" (or "docker" for a container)`)];
     }
     if (kind === "ssh" && !(target as SshHostTarget).connection) {
         errors.push(new InputError(`${input}.connection`, "no SSH connection given", "pass { host, user, privateKey } (the key as a secret)"));
     }
+    if (target.installDir === undefined && kind === "local") {
+        errors.push(new InputError(`${input}.installDir`, "no install directory given", "give an absolute directory for the site's files, e.g. /home/me/mtls-nginx/.dev/nginx"));
+    } else if (target.installDir !== undefined) {
+        // Release paths derive from it and appear in nginx's configuration: the nginx path rules apply.
+        if (checkAbsolutePath(target.installDir, `${input}.installDir`, errors, { kind: "directory", noGlob: true }) && target.installDir === "/") {
+            errors.push(new InputError(`${input}.installDir`, "is the root directory", "give the site a directory of its own, e.g. /opt/mtls-nginx/<site>"));
+        }
+    }
     const nginx = target.nginx ?? (kind === "local" ? { kind: "dedicated" as const } : { kind: "system" as const });
     if (nginx.kind !== "dedicated" && nginx.kind !== "system") {
         errors.push(new InputError(`${input}.nginx.kind`, `${JSON.stringify((nginx as { kind: unknown }).kind)} is not an nginx mode`, `use "dedicated" or "system"`));
+    } else {
+        if (nginx.binary !== undefined) checkShellPath(errors, `${input}.nginx.binary`, nginx.binary, '"/usr/sbin/nginx" (the output of `command -v nginx` on the target)');
+        if (nginx.kind === "dedicated") {
+            if (nginx.errorLogLevel !== undefined && !ERROR_LOG_LEVELS.includes(nginx.errorLogLevel)) {
+                errors.push(new InputError(`${input}.nginx.errorLogLevel`, `${JSON.stringify(nginx.errorLogLevel)} is not an error-log level`, `use one of ${ERROR_LOG_LEVELS.map((l) => JSON.stringify(l)).join(", ")} ("info" with a logrotate rule)`));
+            }
+        } else {
+            validateSystemNginx(nginx, target.installDir, `${input}.nginx`, errors);
+        }
     }
-    if (nginx.kind === "dedicated" && nginx.errorLogLevel !== undefined && !ERROR_LOG_LEVELS.includes(nginx.errorLogLevel)) {
-        errors.push(new InputError(`${input}.nginx.errorLogLevel`, `${JSON.stringify(nginx.errorLogLevel)} is not an error-log level`, `use one of ${ERROR_LOG_LEVELS.map((l) => JSON.stringify(l)).join(", ")} ("info" with a logrotate rule)`));
+    for (const [field, value] of [["sudo", target.sudo], ["sharedListen", target.sharedListen]] as const) {
+        if (value !== undefined && typeof value !== "boolean") errors.push(new InputError(`${input}.${field}`, `${JSON.stringify(value)} must be true or false`, `use true or false`));
     }
-    const installDir = target.installDir ?? (kind === "ssh" ? `/etc/nginx/mtls/${spec.siteName}` : undefined);
-    if (installDir === undefined) {
-        errors.push(new InputError(`${input}.installDir`, "no install directory given", "give an absolute directory for the site's files, e.g. /home/me/mtls-nginx/.dev/nginx"));
-    } else if (typeof installDir !== "string" || !installDir.startsWith("/")) {
-        errors.push(new InputError(`${input}.installDir`, `${JSON.stringify(installDir)} is not an absolute path`, "use an absolute directory such as /opt/mtls-nginx/site"));
+    if (target.versionPolicy !== undefined && target.versionPolicy !== "refuse" && target.versionPolicy !== "warn") {
+        errors.push(new InputError(`${input}.versionPolicy`, `${JSON.stringify(target.versionPolicy)} is not a version policy`, `use "refuse" or "warn"`));
     }
-    throwIfAny(errors);
+    const live = target.liveCheck;
+    if (live?.host !== undefined && (typeof live.host !== "string" || !HOST_NAME_OR_IP.test(live.host))) {
+        errors.push(new InputError(`${input}.liveCheck.host`, `${JSON.stringify(live.host)} is not an IP address or host name`, "use the address the site listens on, e.g. 127.0.0.1 or ::1"));
+    }
+    const t = live?.timeoutSeconds;
+    if (t !== undefined && !(Number.isInteger(t) && t >= 1 && t <= 600)) {
+        errors.push(new InputError(`${input}.liveCheck.timeoutSeconds`, `${JSON.stringify(t)} is not a whole number of seconds in 1..600`, "use e.g. 10"));
+    }
+    return errors;
+}
+
+function validateSystemNginx(nginx: SystemNginxArgs, installDir: string | undefined, input: string, errors: InputError[]): void {
+    if (nginx.includeLink !== undefined) {
+        checkShellPath(errors, `${input}.includeLink`, nginx.includeLink, "/etc/nginx/conf.d/mtls-<site>.conf (a file your nginx.conf includes)");
+        if (typeof nginx.includeLink === "string" && typeof installDir === "string" && (nginx.includeLink + "/").startsWith(installDir + "/")) {
+            errors.push(new InputError(`${input}.includeLink`, `${JSON.stringify(nginx.includeLink)} lies inside target.installDir (${installDir})`, "put the link in nginx's include directory, e.g. /etc/nginx/conf.d/mtls-<site>.conf"));
+        }
+    }
+    if (nginx.errorLog !== undefined) checkShellPath(errors, `${input}.errorLog`, nginx.errorLog, "/var/log/nginx/error.log (the error_log of your nginx.conf)");
+    const r = nginx.reload;
+    if (r !== undefined && r !== "signal" && r !== "systemctl" && !(r && typeof r === "object" && typeof r.command === "string" && r.command.trim() !== "" && !r.command.includes("\0"))) {
+        errors.push(new InputError(`${input}.reload`, `${JSON.stringify(r)} is not a reload method`, `use "signal", "systemctl" or { command: "<shell command that reloads nginx>" }`));
+    }
+    if (nginx.systemdUnit !== undefined && (typeof nginx.systemdUnit !== "string" || !/^[A-Za-z0-9@._:-]+$/.test(nginx.systemdUnit))) {
+        errors.push(new InputError(`${input}.systemdUnit`, `${JSON.stringify(nginx.systemdUnit)} is not a unit name`, 'use e.g. "nginx" or "nginx.service"'));
+    }
+    if (nginx.args !== undefined && !Array.isArray(nginx.args)) {
+        errors.push(new InputError(`${input}.args`, `${JSON.stringify(nginx.args)} is not a list`, 'give a list of arguments, e.g. ["-c", "/etc/nginx/nginx.conf"]'));
+    } else {
+        (nginx.args ?? []).forEach((a, i) => {
+            if (typeof a !== "string" || a.includes("\0")) errors.push(new InputError(`${input}.args[${i}]`, `${JSON.stringify(a)} must be a string without NUL`, 'pass plain arguments, e.g. ["-c", "/etc/nginx/nginx.conf"]'));
+        });
+    }
+}
+
+/** Resolves a host target against the site, applying defaults; InputErrors name `input`. */
+export function resolveHostTarget(target: HostTarget, spec: SiteSpec, input = "target"): HostTargetSettings {
+    throwIfAny(validateHostTarget(target, input));
+    const kind = target.kind;
+    const nginx = target.nginx ?? (kind === "local" ? { kind: "dedicated" as const } : { kind: "system" as const });
+    const installDir = target.installDir ?? `/etc/nginx/mtls/${spec.siteName}`;
 
     const dedicated = nginx.kind === "dedicated";
     const dir = installDir as string;

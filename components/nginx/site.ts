@@ -1,10 +1,10 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ServerTlsMaterial } from "../pki/serverCertificate";
-import { InputError } from "../util/errors";
+import { InputError, InputErrors, throwIfAny } from "../util/errors";
 import { DockerRuntime, createDockerRuntime } from "./dockerRuntime";
-import { DockerTarget, DockerTargetSettings, dockerInstallCommand, dockerUninstallCommand, resolveDockerTarget } from "./dockerTarget";
-import { HostTarget, HostTargetSettings, resolveHostTarget, uninstallInput } from "./hostTarget";
+import { DockerTarget, DockerTargetSettings, dockerInstallCommand, dockerInstallDirErrors, dockerUninstallCommand, resolveDockerTarget } from "./dockerTarget";
+import { HostTarget, HostTargetSettings, resolveHostTarget, uninstallInput, validateHostTarget } from "./hostTarget";
 import { InstallScriptInput, renderInstallScript, renderUninstallScript, validateInstallScriptInput } from "./install";
 import { buildSiteRelease, ReleaseLayout, SiteDefinition, SiteRelease, validateSiteDefinition } from "./release";
 import { shWrap } from "./shell";
@@ -41,14 +41,50 @@ export function resolveNginxSiteArgs(args: Pick<NginxSiteArgs, "site" | "target"
     if (!args || !args.site || !args.target) {
         throw new InputError("site", "site and target are required", "pass { site, server, clientCaPem, target }");
     }
+    // The target first, in the user's words: the site's paths derive from its installDir.
+    throwIfAny(args.target.kind === "docker" ? dockerInstallDirErrors(args.target, "target") : validateHostTarget(args.target, "target"));
     const spec = validateSiteDefinition(args.site, { installDir: args.target.installDir ?? "/placeholder", dedicated: false }, has, "site");
     const target =
         args.target.kind === "docker"
             ? resolveDockerTarget(args.target, spec, "target", new pulumi.Config("docker").get("host"))
             : resolveHostTarget(args.target, spec, "target");
     validateSiteDefinition(args.site, { installDir: target.installDir, dedicated: target.dedicated }, has, "site");
-    validateInstallScriptInput({ ...target.script, releaseId: "0000000000000000" });
+    validateScriptInputAsTarget({ ...target.script, releaseId: "0000000000000000" });
     return { spec, target };
+}
+
+/** Script-input fields and the target argument each comes from (for a problem the target checks did not catch). */
+const SCRIPT_INPUT_NAMES: Array<[RegExp, string]> = [
+    [/^installDir$|^control\.(prefix|confFile|pidFile)$/, "target.installDir"],
+    [/^control\.nginxBinary$/, "target.nginx.binary"],
+    [/^control\.includeLink$/, "target.nginx.includeLink"],
+    [/^control\.errorLog$/, "target.nginx.errorLog"],
+    [/^control\.reload$/, "target.nginx.reload"],
+    [/^control\.systemdUnit$/, "target.nginx.systemdUnit"],
+    [/^control\.nginxArgs(\[\d+\])$/, "target.nginx.args$1"],
+    [/^(sudo|versionPolicy|sharedListen)$/, "target.$1"],
+    [/^liveCheck\.(host|timeoutSeconds)$/, "target.liveCheck.$1"],
+    [/^liveCheck\.(serverName|hostHeader)$/, "site.serverNames"],
+    [/^site$/, "site.siteName"],
+];
+
+/** validateInstallScriptInput, its errors renamed to the arguments the user wrote. */
+function validateScriptInputAsTarget(input: InstallScriptInput): void {
+    try {
+        validateInstallScriptInput(input);
+    } catch (e) {
+        const errors = e instanceof InputErrors ? e.errors : e instanceof InputError ? [e] : undefined;
+        if (!errors) throw e;
+        throwIfAny(
+            errors.map((err) => {
+                const rule = SCRIPT_INPUT_NAMES.find(([re]) => re.test(err.input));
+                if (!rule) return err;
+                const rest = err.message.slice(err.input.length + 2);
+                const at = rest.lastIndexOf(". Fix: ");
+                return new InputError(err.input.replace(rule[0], rule[1]), rest.slice(0, at), rest.slice(at + ". Fix: ".length));
+            }),
+        );
+    }
 }
 
 /** The site's https URL for a server name (a wildcard's first label dropped, IPv6 in brackets) and port. */

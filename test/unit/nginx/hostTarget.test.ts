@@ -75,3 +75,52 @@ describe("IPv6: the live check's address and names", () => {
         expect(() => renderInstallScript({ ...input, liveCheck: { port: 443, hostHeader: "a b" } })).toThrow(/liveCheck\.hostHeader: "a b" is not a host name or IP literal/);
     });
 });
+
+describe("errors name the user's own input, target first", () => {
+    const resolve = (target: unknown, siteExtra: Partial<SiteDefinition> = {}) => () =>
+        resolveNginxSiteArgs({ site: site(siteExtra), target: target as never }, { trustedCa: false, crl: false });
+    const local = (extra: Record<string, unknown>) => ({ kind: "local", installDir: "/opt/app", ...extra });
+    const system = (nginx: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ kind: "ssh", connection: { host: "h" }, nginx: { kind: "system", ...nginx }, ...extra });
+
+    test.each<[string, unknown, string[], RegExp]>([
+        ["a relative installDir", local({ installDir: "relative/dir" }), ["target.installDir"], /"relative\/dir" is not an absolute path.*Fix: /],
+        ["an installDir with a blank", local({ installDir: "/opt/my site" }), ["target.installDir"], /contains a blank|contains whitespace|cannot appear in an nginx path/],
+        ["an installDir that is not normalized", local({ installDir: "/opt/a/../b" }), ["target.installDir"], /not normalized.*Fix: write it as "\/opt\/b"/],
+        ["the root directory as installDir", local({ installDir: "/" }), ["target.installDir"], /filesystem root/],
+        ["a bare binary name", local({ nginx: { kind: "dedicated", binary: "nginx" } }), ["target.nginx.binary"], /"nginx" is not an absolute path.*Fix: .*\/usr\/sbin\/nginx/],
+        ["a relative include link", system({ includeLink: "conf.d/x.conf" }), ["target.nginx.includeLink"], /"conf\.d\/x\.conf" is not an absolute path/],
+        ["an include link inside installDir", system({ includeLink: "/srv/site/link.conf" }, { installDir: "/srv/site" }), ["target.nginx.includeLink"], /lies inside target\.installDir/],
+        // Caught by the script-input check (the default installDir needs the site), renamed to the user's argument.
+        ["an include link inside the default installDir", system({ includeLink: "/etc/nginx/mtls/app/x.conf" }), ["target.nginx.includeLink"], /lies inside installDir/],
+        ["a relative error log", system({ errorLog: "logs/error.log" }), ["target.nginx.errorLog"], /"logs\/error\.log" is not an absolute path/],
+        ["an unknown reload method", system({ reload: "restart" }), ["target.nginx.reload"], /"restart" is not a reload method/],
+        ["a bad systemd unit", system({ systemdUnit: "a b" }), ["target.nginx.systemdUnit"], /"a b" is not a unit name/],
+        ["a non-string nginx argument", system({ args: ["-c", 7] }), ["target.nginx.args[1]"], /must be a string/],
+        ["a non-boolean sudo", local({ sudo: "yes" }), ["target.sudo"], /must be true or false/],
+        ["an unknown version policy", local({ versionPolicy: "ignore" }), ["target.versionPolicy"], /"ignore" is not a version policy/],
+        ["a non-boolean sharedListen", local({ sharedListen: "no" }), ["target.sharedListen"], /must be true or false/],
+        ["a live-check host that is no host", local({ liveCheck: { host: "bad host" } }), ["target.liveCheck.host"], /"bad host" is not an IP address or host name/],
+        ["a live-check timeout of 0", local({ liveCheck: { timeoutSeconds: 0 } }), ["target.liveCheck.timeoutSeconds"], /0 is not a whole number of seconds in 1\.\.600/],
+        ["an unknown error-log level", local({ nginx: { kind: "dedicated", errorLogLevel: "debug" } }), ["target.nginx.errorLogLevel"], /"debug" is not an error-log level/],
+    ])("%s: one error, naming the input as the user wrote it, and the fix", (_label, target, inputs, message) => {
+        const errors = errorsOf(resolve(target));
+        expect(errors.map((e) => e.input)).toEqual(inputs);
+        expect(errors[0].message).toMatch(message);
+        expect(errors[0].message).toContain("Fix: ");
+        for (const e of errors) expect(e.message).not.toMatch(/control\.|site\.paths|\bnginxBinary\b|liveCheck\.serverName|MTLS_/);
+    });
+
+    test("several target problems are reported together, before any site error they would cause", () => {
+        const errors = errorsOf(resolve(local({ installDir: "rel dir", nginx: { kind: "dedicated", binary: "nginx" }, liveCheck: { timeoutSeconds: 9999 } })));
+        expect(errors.map((e) => e.input)).toEqual(["target.installDir", "target.nginx.binary", "target.liveCheck.timeoutSeconds"]);
+    });
+
+    test("a Docker target's installDir is checked before the site's paths are derived from it", () => {
+        const errors = errorsOf(resolve({ kind: "docker", installDir: "/etc/nginx/my mtls" }));
+        expect(errors.map((e) => e.input)).toEqual(["target.installDir"]);
+    });
+
+    test("a good target still resolves", () => {
+        expect(() => resolve(system({ includeLink: "/etc/nginx/conf.d/app.conf", errorLog: "/var/log/nginx/app.log", reload: "signal", args: ["-c", "/etc/nginx/nginx.conf"] }))()).not.toThrow();
+    });
+});
