@@ -307,6 +307,20 @@ ${tempPaths(prefix)}
         expect(r4.stderr).not.toContain(".context-");
         expect(fs.readdirSync(installDir).filter((f) => f.startsWith(".context-") || f === ".journal")).toEqual([]);
         expect(currentOf(installDir)).toBe(s2.id);
+        // Another site's file that nginx -t rejects is not blamed on this release.
+        const other = path.join(confD, "zzz-other.conf");
+        fs.writeFileSync(other, "server { listen 127.0.0.1:1 ssl; bogus_other on; }\n");
+        try {
+            const s5 = siteFiles(await serverCert(pki), pki, render(), installDir, "s5");
+            const r5 = await runScript(renderInstallScript(input(s5.id)), s5.payload);
+            expect(r5.code).not.toBe(0);
+            expect(r5.stderr).toContain(`release ${s5.id} could not be tested with nginx -t in nginx's configuration: nginx -T fails on the configuration nginx has now, before release ${s5.id} is added:`);
+            expect(r5.stderr).toContain(`unknown directive "bogus_other" in ${other}:1`);
+            expect(r5.stderr).not.toContain("rejected the new configuration");
+            expect(currentOf(installDir)).toBe(s2.id);
+        } finally {
+            fs.rmSync(other);
+        }
 
         const u = await runScript(renderUninstallScript(input(s2.id)), "");
         expect(u.stderr).toBe("");

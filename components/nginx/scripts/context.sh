@@ -58,12 +58,22 @@ mtls_mirror_overlay() {
         [ "$#" -eq 0 ] || ln -s "$@" "$_ov_d/" 2>/dev/null || true
     done
 }
+# Why the mirror could not be written, when it is the disk.
+mtls_mirror_space() {
+    _ms=$(mtls_free_kib "$MTLS_DIR")
+    if [ -n "$_ms" ] && [ "$_ms" -lt 64 ]; then
+        MTLS_TEST_OUTPUT="no space left on $MTLS_DIR for a copy of nginx's configuration to test it with the new release ($_ms KiB free)"
+        return 0
+    fi
+    return 1
+}
 # Builds the mirror for release $1 under $MTLS_CONTEXT; sets MTLS_MIRROR_MAIN (the mirror's main config).
 mtls_mirror_build() {
     _mb_dump="$MTLS_CONTEXT/dump"
-    if ! mtls_dump_config "$_mb_dump"; then
+    if ! mtls_dump_config "$_mb_dump" 2>/dev/null; then
+        mtls_mirror_space && return 1
         MTLS_TEST_OUTPUT="nginx -T fails on the configuration nginx has now, before release $1 is added:
-$(cat "$_mb_dump.err")"
+$(cat "$_mb_dump.err" 2>/dev/null)"
         return 1
     fi
     # The files nginx read (absolute, normalized, existing): the dump's "# configuration file X:" lines.
@@ -79,16 +89,16 @@ $(cat "$_mb_dump.err")"
     if [ "$MTLS_MODE" = system ] && ! grep -qxF "$MTLS_INCLUDE_LINK" "$MTLS_CONTEXT/names"; then
         printf '%s\n' "$MTLS_INCLUDE_LINK" >> "$MTLS_CONTEXT/names"   # the first install: no link yet
     fi
-    while IFS= read -r _mb_n; do mkdir -p "$MTLS_ROOT${_mb_n%/*}"; done < "$MTLS_CONTEXT/names"
+    while IFS= read -r _mb_n; do mkdir -p "$MTLS_ROOT${_mb_n%/*}" || return 1; done < "$MTLS_CONTEXT/names"
     # Split the dump into the mirror, one file per "# configuration file" line nginx printed for a real file.
     MTLS_M=$MTLS_ROOT awk 'FNR == NR { ok[$0] = 1; next }
         /^# configuration file .*:$/ { n = substr($0, 22, length($0) - 22); if (n in ok) { if (out != "") close(out); out = ENVIRON["MTLS_M"] n; next } }
-        out != "" { print > out }' "$MTLS_CONTEXT/names" "$_mb_dump" || return 1
+        out != "" { print > out }' "$MTLS_CONTEXT/names" "$_mb_dump" 2>/dev/null || return 1
     while IFS= read -r _mb_n; do
         _mb_src=$(mtls_mirror_source "$_mb_n" "$1")
-        [ -n "$_mb_src" ] && cp "$_mb_src" "$MTLS_ROOT$_mb_n"
+        if [ -n "$_mb_src" ]; then cp "$_mb_src" "$MTLS_ROOT$_mb_n" 2>/dev/null || return 1; fi
         _mb_tmp="$MTLS_ROOT$_mb_n.mtls-tmp"
-        mtls_mirror_includes < "$MTLS_ROOT$_mb_n" > "$_mb_tmp" && mv -f "$_mb_tmp" "$MTLS_ROOT$_mb_n"
+        { mtls_mirror_includes < "$MTLS_ROOT$_mb_n" > "$_mb_tmp" && mv -f "$_mb_tmp" "$MTLS_ROOT$_mb_n"; } 2>/dev/null || return 1
     done < "$MTLS_CONTEXT/names"
     mtls_mirror_overlay
 }
@@ -101,7 +111,8 @@ mtls_unmirror() { # release id
           s = swap(s, ENVIRON["MTLS_M"] ENVIRON["MTLS_C"], ENVIRON["MTLS_R"])
           print swap(s, ENVIRON["MTLS_M"], "") }'
 }
-# nginx -t for release $1 as nginx would load it once 'current' (and the include link) named it.
+# nginx -t for release $1 as nginx would load it once 'current' (and the include link) named it:
+# 0 = accepted, 1 = rejected (MTLS_TEST_OUTPUT: nginx's words), 2 = could not be tested (MTLS_TEST_OUTPUT: why).
 mtls_test_in_context() {
     if [ "$MTLS_MODE" = dedicated ] && [ -n "$MTLS_CONF_IN_RELEASE" ]; then
         mtls_nginx_test "$MTLS_DIR/releases/$1/$MTLS_CONF_IN_RELEASE"
@@ -110,8 +121,14 @@ mtls_test_in_context() {
     MTLS_CONTEXT="$MTLS_DIR/.context-$$"
     MTLS_ROOT="$MTLS_CONTEXT/root"
     rm -rf "$MTLS_CONTEXT"
-    mkdir -p "$MTLS_ROOT" || { MTLS_TEST_OUTPUT="cannot create $MTLS_CONTEXT"; return 1; }
-    mtls_mirror_build "$1" || return 1
+    if ! _tc_e=$(mkdir -p "$MTLS_ROOT" 2>&1); then
+        MTLS_TEST_OUTPUT="cannot create $MTLS_CONTEXT: ${_tc_e##*: }"
+        return 2
+    fi
+    if ! mtls_mirror_build "$1"; then
+        [ -n "${MTLS_TEST_OUTPUT:-}" ] || mtls_mirror_space || MTLS_TEST_OUTPUT="cannot write a copy of nginx's configuration into $MTLS_CONTEXT"
+        return 2
+    fi
     _tc_rc=0
     if [ "$MTLS_MODE" = dedicated ]; then
         _tc_out=$(mtls_nginx_d "$MTLS_ROOT$MTLS_MIRROR_MAIN" -t -q 2>&1 </dev/null) || _tc_rc=$?

@@ -184,7 +184,14 @@ mtls_test_release() {
         MTLS_TEST_AFTER_SWAP=1
         return 0
     fi
-    mtls_test_in_context "$MTLS_RELEASE" || mtls_rejected
+    MTLS_TEST_OUTPUT=
+    _tr=0
+    mtls_test_in_context "$MTLS_RELEASE" || _tr=$?
+    case $_tr in
+        0) ;;
+        1) mtls_rejected ;;
+        *) mtls_fail "release $MTLS_RELEASE could not be tested with nginx -t in nginx's configuration: $MTLS_TEST_OUTPUT; nothing was changed" ;;
+    esac
     mtls_step tested
 }
 # (5) The journal, then 'current' and the include link; a system nginx's real configuration is tested once more.
