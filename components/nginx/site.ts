@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ServerTlsMaterial } from "../pki/serverCertificate";
 import { InputError, InputErrors, throwIfAny } from "../util/errors";
 import { DockerRuntime, createDockerRuntime } from "./dockerRuntime";
+import { ServedRelease } from "./drift";
 import { DockerTarget, DockerTargetSettings, dockerInstallCommand, dockerInstallDirErrors, dockerUninstallCommand, resolveDockerTarget } from "./dockerTarget";
 import { HostTarget, HostTargetSettings, resolveHostTarget, uninstallInput, validateHostTarget } from "./hostTarget";
 import { InstallScriptInput, renderInstallScript, renderUninstallScript, validateInstallScriptInput } from "./install";
@@ -140,9 +141,14 @@ export class NginxSite extends pulumi.ComponentResource {
         );
         const installScript = scriptInput.apply(renderInstallScript);
         const uninstallScript = scriptInput.apply((s) => renderUninstallScript(uninstallInput(s)));
+        // Host targets: a refresh that finds the site gone counts a restore, which changes the install
+        // command's text (a comment), so the next up installs the release again (see drift.ts).
+        const served = target.kind === "docker" ? undefined : this.servedRelease(name, args.target as HostTarget, target as HostTargetSettings);
+        const withRestores = (script: pulumi.Input<string>): pulumi.Input<string> =>
+            served ? pulumi.all([served.restores, script]).apply(([n, s]) => `${s.replace(/\n*$/, "\n")}# mtls-nginx: restores after drift: ${n ?? 0}\n`) : script;
         const common = {
-            create: installScript,
-            update: installScript,
+            create: withRestores(installScript),
+            update: withRestores(installScript),
             delete: uninstallScript,
             stdin: payload,
             triggers: [contentHash],
@@ -155,8 +161,8 @@ export class NginxSite extends pulumi.ComponentResource {
                 {
                     ...common,
                     // The login shell of the SSH user may not be POSIX: run the script under /bin/sh.
-                    create: installScript.apply((s) => shWrap(s)),
-                    update: installScript.apply((s) => shWrap(s)),
+                    create: pulumi.output(withRestores(installScript)).apply((s) => shWrap(s)),
+                    update: pulumi.output(withRestores(installScript)).apply((s) => shWrap(s)),
                     delete: uninstallScript.apply((s) => shWrap(s)),
                     connection: args.target.connection,
                 },
@@ -188,5 +194,13 @@ export class NginxSite extends pulumi.ComponentResource {
         const port = target.kind === "docker" ? target.publicPort : placeholderSpec.listen.port;
         this.url = siteUrl(placeholderSpec.serverNames[0] ?? "localhost", port);
         this.registerOutputs({ releaseId: this.releaseId, siteConf: this.siteConf, url: this.url });
+    }
+
+    /** The drift check of a host target: where the machine running Pulumi reaches the site. */
+    private servedRelease(name: string, args: HostTarget, target: HostTargetSettings): ServedRelease {
+        const check = target.script.liveCheck;
+        const host = args.kind === "ssh" ? pulumi.output(args.connection).apply((c) => c.host) : (check.host ?? "127.0.0.1");
+        const serverName = check.serverName ?? (typeof host === "string" ? host : "localhost");
+        return new ServedRelease(`${name}-served`, { host, port: check.port, serverName, releaseId: this.releaseId }, { parent: this });
     }
 }

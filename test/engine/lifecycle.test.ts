@@ -1,14 +1,15 @@
 /**
  * The stack's life cycle under the real engine: bad stack config fails the preview naming the key and
- * creates nothing; `pulumi destroy` stops the dedicated nginx and removes the install directory, and a
- * second destroy does nothing.
+ * creates nothing; a site deleted by hand is noticed by `pulumi refresh` and restored by the next
+ * `pulumi up`; `pulumi destroy` stops the dedicated nginx and removes the install directory, and a second
+ * destroy does nothing.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { parse, stringify } from "yaml";
 import { hasNginx } from "../support/nginx";
 import { freePort, waitForPort } from "../support/ports";
-import { describeEngine, EngineProject } from "../support/realEngine";
+import { changedSteps, describeEngine, EngineProject, killNginxUnder } from "../support/realEngine";
 import * as net from "net";
 
 function listening(port: number): Promise<boolean> {
@@ -62,6 +63,25 @@ describeEngine("stack life cycle: bad config, destroy", () => {
         } finally {
             fs.writeFileSync(file, good);
         }
+    });
+
+    it("someone deletes the site by hand: pulumi refresh notices, and the next pulumi up restores it", async () => {
+        await project.pulumi(["up", "--yes"]);
+        await waitForPort(port);
+        await project.pulumi(["refresh", "--yes", "--expect-no-changes"]); // a healthy site: refresh changes nothing
+        await killNginxUnder(installDir);
+        fs.rmSync(installDir, { recursive: true, force: true });
+        expect(await listening(port)).toBe(false);
+
+        await project.pulumi(["refresh", "--yes"]);
+        const served = (await project.exportState()).resources.find((r) => r.urn.endsWith("::mtls-site-served"))!;
+        expect(served.outputs).toMatchObject({ restores: 1, lastDrift: expect.stringMatching(/connection ECONNREFUSED/) });
+        expect(changedSteps(await project.previewSteps())).toEqual(["mtls-site-install: update"]);
+        await project.pulumi(["up", "--yes"]);
+        expect(await listening(port)).toBe(true);
+        expect(fs.existsSync(path.join(installDir, "current"))).toBe(true);
+        await project.pulumi(["refresh", "--yes", "--expect-no-changes"]);
+        await project.pulumi(["preview", "--expect-no-changes"]);
     });
 
     it("pulumi destroy stops the dedicated nginx and removes the install directory; a second destroy does nothing", async () => {

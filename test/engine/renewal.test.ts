@@ -18,7 +18,7 @@ function expectedRenewalPlan(renewed: string[]): string[] {
     const replaced = renewed.flatMap((prefix) => ["renewal", "key", "csr", "cert"].map((role) => `${prefix}-${role}`));
     const bundles = renewed.filter((p) => p.includes("-client-")).map((p) => `${p}-pkcs12: update`);
     const crls = ["mtls-revocation-issuing: update", "mtls-revocation-root: update"];
-    return [...replaced.map((n) => `${n}: replace`), ...bundles, ...crls, "mtls-site-install: replace"].sort();
+    return [...replaced.map((n) => `${n}: replace`), ...bundles, ...crls, "mtls-site-install: replace", "mtls-site-served: update"].sort();
 }
 
 describeEngine("renewal on a nightly pulumi up with the clock past renewAt", () => {

@@ -77,7 +77,7 @@ describeEngine("revocation: a removed client is refused; CRLs are re-signed befo
 
         const plan = changedSteps(await project.previewSteps());
         expect(plan).toEqual(
-            ["mtls-client-bob: delete", ...["cert", "csr", "key", "pkcs12", "renewal"].map((r) => `mtls-client-bob-${r}: delete`), "mtls-revocation-issuing: update", "mtls-site-install: replace"].sort(),
+            ["mtls-client-bob: delete", ...["cert", "csr", "key", "pkcs12", "renewal"].map((r) => `mtls-client-bob-${r}: delete`), "mtls-revocation-issuing: update", "mtls-site-install: replace", "mtls-site-served: update"].sort(),
         );
         await project.pulumi(["up", "--yes"]);
         const refused = get("bob");
@@ -99,7 +99,7 @@ describeEngine("revocation: a removed client is refused; CRLs are re-signed befo
         const { crlNextUpdate } = await project.outputs();
         // Half of the 7-day validity has passed one day before nextUpdate.
         const env = { MTLS_NGINX_CLOCK: new Date(Date.parse(crlNextUpdate) - DAY).toISOString() };
-        expect(changedSteps(await project.previewSteps({ env }))).toEqual(["mtls-revocation-issuing: update", "mtls-revocation-root: update", "mtls-site-install: replace"]);
+        expect(changedSteps(await project.previewSteps({ env }))).toEqual(["mtls-revocation-issuing: update", "mtls-revocation-root: update", "mtls-site-install: replace", "mtls-site-served: update"]);
         await project.pulumi(["up", "--yes"], { env });
         const after = crlFacts(servedCrlFile());
         expect(after.map((c) => c.number)).toEqual(before.map((c) => c.number + 1));

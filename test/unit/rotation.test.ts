@@ -156,12 +156,16 @@ function startTime(): number {
 }
 
 const ALICE_RENEWAL = ["m-client-alice-renewal", "m-client-alice-key", "m-client-alice-csr", "m-client-alice-cert"];
-/** What renewing alice changes: her chain is replaced, her bundle, the issuing CRL and the site install follow. */
+/**
+ * What renewing alice changes: her chain is replaced, her bundle, the issuing CRL and the site install
+ * follow, and the drift check (ServedRelease) then expects the new release.
+ */
 const ALICE_RENEWAL_CHANGES: Record<string, StepOp> = {
     ...Object.fromEntries(ALICE_RENEWAL.map((urn) => [urn, "replace" as StepOp])),
     "m-client-alice-pkcs12": "update",
     "m-revocation-issuing": "update",
     "m-site-install": "replace",
+    "m-site-served": "update",
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -219,7 +223,7 @@ describe("MtlsNginx across simulated time", () => {
 
         // --- Day 8.1, `pulumi up`: the same PKI steps are executed. ---
         const renewed = await sim.run(program(), { now: at(8.1) });
-        const { "m-site-install": _maybe, ...previewPki } = changes(preview);
+        const { "m-site-install": _maybe, "m-site-served": _maybeToo, ...previewPki } = changes(preview);
         expect(changes(renewed)).toEqual(previewPki);
         // With revokeSuperseded off the CRL does not change, so nginx needs no new release: the install is not run.
         expect(renewed.stepFor("m-site-install")?.op).toBe("same");
@@ -279,7 +283,7 @@ describe("MtlsNginx across simulated time", () => {
         const beforeRefresh = await sim.run(program(), { now: at(14.9) });
         expect(customOps(beforeRefresh)).toEqual(new Set(["same"]));
         const refreshPreview = await sim.run(program(), { now: at(15.1), preview: true });
-        expect(changes(refreshPreview)).toEqual({ "m-revocation-root": "update", "m-revocation-issuing": "update", "m-site-install": "replace" });
+        expect(changes(refreshPreview)).toEqual({ "m-revocation-root": "update", "m-revocation-issuing": "update", "m-site-install": "replace", "m-site-served": "update" });
         const installsBefore = calls.length;
         const refreshed = await sim.run(program(), { now: at(15.1) });
         expect(changes(refreshed)).toEqual(changes(refreshPreview));
@@ -387,6 +391,7 @@ describe("MtlsNginx across simulated time", () => {
             "m-revocation-root": "update",
             "m-revocation-issuing": "update",
             "m-site-install": "replace",
+            "m-site-served": "update",
         };
         expect(changes(preview)).toEqual(expected);
         expect(changes(run)).toEqual(expected);
