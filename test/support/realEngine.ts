@@ -59,6 +59,9 @@ export function findEngine(): Engine | { missing: string } {
     return { missing: "no Pulumi engine: no pulumi on PATH and scripts/engine/install.sh has not built one (run it once)" };
 }
 
+// A real `pulumi up` takes seconds to a minute, more on a busy machine: engine tests get 10 minutes each.
+if (typeof jest !== "undefined") jest.setTimeout(600_000);
+
 const found = findEngine();
 export const ENGINE: Engine | undefined = "missing" in found ? undefined : found;
 
