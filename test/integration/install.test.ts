@@ -9,7 +9,7 @@ import * as net from "net";
 import * as path from "path";
 import { InstallScriptInput, contentHash, encodePayload, renderInstallScript, renderUninstallScript } from "../../components/nginx/install";
 import { versionMessage } from "../../components/nginx/version";
-import { Pki, currentOf, curl, dedicatedConf, makePki, request, runScript, serverBlock, serverCert, siteFiles, startLoad, tempPaths } from "../support/installHarness";
+import { Pki, currentOf, curl, dedicatedConf, makePki, request, runScript, serverBlock, serverCert, siteFiles, startLoad, tempPaths, waitServed } from "../support/installHarness";
 import { NGINX_BIN, adopt, hasNginx, makeTestDir, startNginx, stopAll, waitForOldWorkers } from "../support/nginx";
 import { freePort } from "../support/ports";
 
@@ -433,7 +433,7 @@ ${tempPaths(prefix)}
         const r2 = await runScript(renderInstallScript(input(e2.id)), e2.payload);
         expect(r2.stderr).toBe("");
         expect(r2.code).toBe(0);
-        expect(curl(port, pki.client).headers.toLowerCase()).toContain(`x-mtls-release: ${e2.id}`);
+        expect(await waitServed(port, pki.client, e2.id)).toContain(`x-mtls-release: ${e2.id}`);
         const bad = siteFiles(await serverCert(pki), pki, render("        bogus_directive on;"), installDir, "e3");
         const r3 = await runScript(renderInstallScript(input(bad.id)), bad.payload);
         expect(r3.code).not.toBe(0);

@@ -232,3 +232,17 @@ export function killAt(command: string, stdin: string, step: string, timeoutMs =
         child.stdin.end(stdin);
     });
 }
+
+/**
+ * The release `id` answers on `port` (with the client certificate) within `timeoutMs`: right after a
+ * reload, a worker of the old configuration may still take a connection until it handles its QUIT.
+ */
+export async function waitServed(port: number, client: Client, id: string, timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    let headers = "";
+    for (;;) {
+        headers = curl(port, client).headers.toLowerCase();
+        if (headers.includes(`x-mtls-release: ${id}`) || Date.now() > deadline) return headers;
+        await new Promise((r) => setTimeout(r, 100));
+    }
+}
