@@ -4,6 +4,7 @@
  *
  * Keys (namespace `mtls-nginx`):
  *   ca, server, clients, site, target, revocation, cadence      structured values (see README)
+ *   rollout                                                    a fleet's rollout (with `target` a list of hosts)
  *   serverCertificatePem                                       a brought server certificate (plain)
  *   serverPrivateKeyPem, sshPrivateKey, clientPasswords        secrets (`pulumi config set --secret`)
  *
@@ -13,6 +14,7 @@ import * as path from "path";
 import type * as pulumi from "@pulumi/pulumi";
 import type { MtlsNginxArgs } from "../mtlsNginx";
 import type { DockerTarget } from "../nginx/dockerTarget";
+import type { FleetTargets } from "../fleet/hosts";
 import type { HostTarget } from "../nginx/hostTarget";
 import { InputError, InputErrors } from "../util/errors";
 
@@ -81,7 +83,7 @@ const SITE: Schema = {
 const TARGET: Schema = {
     kind: "string",
     installDir: "string",
-    nginx: { kind: "string", binary: "string", includeLink: "string", reload: "any", systemdUnit: "string", errorLog: "string", args: "array" },
+    nginx: { kind: "string", binary: "string", includeLink: "string", reload: "any", systemdUnit: "string", errorLog: "string", args: "array", errorLogLevel: "string" },
     sudo: "boolean",
     versionPolicy: "string",
     sharedListen: "boolean",
@@ -104,6 +106,9 @@ const TARGET: Schema = {
     dockerCli: "string",
     nginxBinary: "string",
 };
+/** One host of a list under `target` (a fleet): a host target with its name and, optionally, its own server names. */
+const FLEET_HOST: Schema = { ...TARGET, name: "string", serverNames: "array" };
+const ROLLOUT: Schema = { batchSize: "number", gate: "any" };
 const REVOCATION: Schema = { enabled: "boolean", revocations: "array", revokeSuperseded: "boolean", crlValidity: "duration" };
 
 function typeOf(value: unknown): string {
@@ -176,7 +181,21 @@ export function readStackConfig(config: ConfigReader, projectDir: string): MtlsN
     const ca = object("ca", CA, true);
     const server = object("server", SERVER, true);
     const site = object("site", SITE, true);
-    const target = object("target", TARGET, true);
+    // `target`: one target, or a list of hosts (a fleet), each checked on its own.
+    let target: Record<string, any> | Record<string, any>[] | undefined;
+    let rawTarget: unknown;
+    try {
+        rawTarget = config.getObject<unknown>("target");
+    } catch {
+        rawTarget = undefined; // object() below reports it
+    }
+    if (Array.isArray(rawTarget)) {
+        rawTarget.forEach((h, i) => checkShape(h, FLEET_HOST, `${ns("target")}[${i}]`, errors));
+        target = rawTarget as Record<string, any>[];
+    } else {
+        target = object("target", TARGET, true);
+    }
+    const rollout = object("rollout", ROLLOUT, false);
     const revocation = object("revocation", REVOCATION, false);
     let clients: Record<string, any>[] = [];
     try {
@@ -220,26 +239,27 @@ export function readStackConfig(config: ConfigReader, projectDir: string): MtlsN
         serverArgs = issued as MtlsNginxArgs["server"];
     }
 
-    let targetArgs: HostTarget | DockerTarget;
-    const t = target!;
-    const installDir = typeof t.installDir === "string" && !path.isAbsolute(t.installDir) ? path.resolve(projectDir, t.installDir) : t.installDir;
-    if (t.kind === "ssh") {
-        const privateKey = config.getSecret("sshPrivateKey");
-        if (!t.host || !t.user) {
-            throw new InputError(ns(t.host ? "target.user" : "target.host"), "is required for an ssh target", "set target.host and target.user");
+    const hostTarget = (t: Record<string, any>, at: string): HostTarget | DockerTarget => {
+        const installDir = typeof t.installDir === "string" && !path.isAbsolute(t.installDir) ? path.resolve(projectDir, t.installDir) : t.installDir;
+        if (t.kind === "ssh") {
+            const privateKey = config.getSecret("sshPrivateKey");
+            if (!t.host || !t.user) {
+                throw new InputError(ns(t.host ? `${at}.user` : `${at}.host`), "is required for an ssh target", `set ${at}.host and ${at}.user`);
+            }
+            if (!privateKey) {
+                throw new InputError(ns("sshPrivateKey"), `is not set, but ${at}.kind is ssh`, "run `pulumi config set --secret sshPrivateKey -- \"$(cat ~/.ssh/id_ed25519)\"`");
+            }
+            const { host, port, user, ...rest } = t;
+            return { ...(rest as object), kind: "ssh", installDir, connection: { host, port: port ?? 22, user, privateKey } } as HostTarget;
+        } else if (t.kind === "docker") {
+            // host is the Docker host (ssh://user@host...); installDir is a path in the container, taken as it is.
+            return { ...(t as object) } as DockerTarget;
         }
-        if (!privateKey) {
-            throw new InputError(ns("sshPrivateKey"), "is not set, but target.kind is ssh", "run `pulumi config set --secret sshPrivateKey -- \"$(cat ~/.ssh/id_ed25519)\"`");
-        }
-        const { host, port, user, ...rest } = t;
-        targetArgs = { ...(rest as object), kind: "ssh", installDir, connection: { host, port: port ?? 22, user, privateKey } } as HostTarget;
-    } else if (t.kind === "docker") {
-        // host is the Docker host (ssh://user@host...); installDir is a path in the container, taken as it is.
-        targetArgs = { ...(t as object) } as DockerTarget;
-    } else {
         const { host: _h, port: _p, user: _u, ...rest } = t;
-        targetArgs = { ...(rest as object), installDir } as HostTarget;
-    }
+        return { ...(rest as object), installDir } as HostTarget;
+    };
+    // A list of hosts shares the SSH key (sshPrivateKey); each keeps its own name, connection and settings.
+    const targetArgs: MtlsNginxArgs["target"] = Array.isArray(target) ? (target.map((t, i) => hostTarget(t, `target[${i}]`)) as FleetTargets) : hostTarget(target!, "target");
 
     return {
         ca: ca as MtlsNginxArgs["ca"],
@@ -248,6 +268,7 @@ export function readStackConfig(config: ConfigReader, projectDir: string): MtlsN
         site: site as MtlsNginxArgs["site"],
         target: targetArgs,
         revocation: revocation as MtlsNginxArgs["revocation"],
+        ...(rollout !== undefined ? { rollout: rollout as MtlsNginxArgs["rollout"] } : {}),
         cadence,
     };
 }
