@@ -17,4 +17,6 @@ export const clients = outputs.clients;
 export const nextRenewal = outputs.nextRenewal;
 export const crlNextUpdate = outputs.crlNextUpdate;
 export const releaseId = outputs.releaseId;
+/** A fleet's hosts (a list of targets): release, fingerprint, nginx version, install time, gate; absent for a single target. */
+export const hosts = outputs.hosts;
 export const curl = outputs.curl;

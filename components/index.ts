@@ -2,8 +2,8 @@
  * pulumi-mtls-nginx: mutual TLS in front of NGINX as Pulumi components.
  */
 // The whole thing from one args object.
-export { MtlsNginx } from "./mtlsNginx";
-export type { MtlsNginxArgs, ClientSpec, ServerSpec, MtlsNginxRevocationArgs } from "./mtlsNginx";
+export { MtlsNginx, probeCommonName } from "./mtlsNginx";
+export type { MtlsNginxArgs, ClientSpec, ServerSpec, MtlsNginxRevocationArgs, MtlsNginxRolloutArgs } from "./mtlsNginx";
 
 // PKI.
 export { CertificateAuthority, DEFAULT_ROOT_VALIDITY, DEFAULT_INTERMEDIATE_VALIDITY } from "./pki/certificateAuthority";
@@ -37,7 +37,7 @@ export type { RevocationReason } from "./revocation/crl";
 
 // NGINX.
 export { NginxSite } from "./nginx/site";
-export type { NginxSiteArgs } from "./nginx/site";
+export type { NginxSiteArgs, NginxSiteRolloutArgs } from "./nginx/site";
 export type { HostTarget, LocalHostTarget, SshHostTarget, DedicatedNginxArgs, SystemNginxArgs } from "./nginx/hostTarget";
 export type { DockerTarget, DockerPortArgs, DockerNetworkArgs, DockerHealthcheckArgs } from "./nginx/dockerTarget";
 export { buildSiteRelease } from "./nginx/release";
@@ -46,6 +46,16 @@ export { renderSite, renderNginxConf } from "./nginx/render";
 export { SITE_DEFAULTS } from "./nginx/siteSpec";
 export type { SiteSpec, SiteSpecInput } from "./nginx/siteSpec";
 export { validateSiteSpec } from "./nginx/validate";
+
+// Fleets: several hosts, rolled out batch by batch behind a health gate.
+export { FleetHost } from "./fleet/fleetHost";
+export type { FleetHostArgs } from "./fleet/fleetHost";
+export type { FleetHostTarget, FleetTargets, SiteFleetHost } from "./fleet/hosts";
+export { planRollout } from "./fleet/rollout";
+export type { RolloutPlan } from "./fleet/rollout";
+export type { RolloutGateArgs, SiteGateArgs, GateProbeCertificate } from "./fleet/gate";
+export { parseInstallSummary, parseGateOutput } from "./fleet/facts";
+export type { HostFacts, InstallFacts, GateFacts, InstallTimings } from "./fleet/facts";
 
 // Errors.
 export { InputError, InputErrors } from "./util/errors";

@@ -1,12 +1,16 @@
+import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
+import { HostFacts } from "./fleet/facts";
+import { RolloutGateArgs } from "./fleet/gate";
+import { FleetHostTarget, FleetTargets, withRenamedInputs } from "./fleet/hosts";
 import { DockerTarget } from "./nginx/dockerTarget";
 import { HostTarget } from "./nginx/hostTarget";
 import { SiteDefinition } from "./nginx/release";
-import { NginxSite, resolveNginxSiteArgs } from "./nginx/site";
+import { NginxSite, NginxSiteRolloutArgs, resolveFleetSiteArgs, resolveNginxSiteArgs } from "./nginx/site";
 import { CertificateAuthority, CertificateAuthorityArgs, resolveCertificateAuthorityArgs } from "./pki/certificateAuthority";
 import { ClientCertificate, ClientCertificateArgs, resolveClientCertificateArgs } from "./pki/clientCertificate";
 import { IssuerLimits } from "./pki/leafSettings";
-import { CertificateFacts } from "./pki/certInfo";
+import { CertificateFacts, joinPem } from "./pki/certInfo";
 import {
     providedServerCertificate,
     ProvidedServerCertificateArgs,
@@ -69,8 +73,39 @@ export interface MtlsNginxArgs {
      * The nginx site. `siteName` defaults to the component name, `serverNames` to the server certificate's names.
      */
     site: Omit<SiteDefinition, "siteName" | "serverNames" | "verifyDepth"> & { siteName?: string; serverNames?: string[] };
-    /** Where nginx runs: the local machine, an SSH host, or a Docker container (`{ kind: "docker", ... }`). */
-    target: HostTarget | DockerTarget;
+    /**
+     * Where nginx runs: the local machine, an SSH host, a Docker container (`{ kind: "docker", ... }`), or a
+     * list of SSH/local hosts (a fleet), each `{ name, ...host target }`, all serving the same site from the
+     * same CA, CRLs and clients, rolled out batch by batch (see `rollout`).
+     */
+    target: HostTarget | DockerTarget | FleetTargets;
+    /**
+     * How a fleet is rolled out (only with a list of targets): `batchSize` hosts at a time; after each
+     * host's install, the gate (an mTLS request with a probe certificate this component issues) must pass
+     * before the next batch starts. A failure stops the rollout there; the next `pulumi up` goes on from it.
+     * @default { batchSize: 1, gate: { path: "/" } }
+     */
+    rollout?: MtlsNginxRolloutArgs;
+}
+
+export interface MtlsNginxRolloutArgs {
+    /**
+     * Hosts installed at once.
+     * @default 1
+     */
+    batchSize?: number;
+    /**
+     * The health check between batches (path, or your own url; expected status; timeout), or false for none.
+     * The probe certificate (`<name>-probe`, CN `mtls-nginx-gate-probe.<siteName>`, short-lived, key only on
+     * the gate command's stdin) is issued by the CA and added to `site.allow.commonNames` when there is an allow list.
+     * @default { path: "/", timeoutSeconds: 10 } (any 2xx or 3xx passes)
+     */
+    gate?: RolloutGateArgs | false;
+}
+
+/** The common name of a site's gate probe certificate (reserved: no client may use it). */
+export function probeCommonName(siteName: string): string {
+    return `mtls-nginx-gate-probe.${siteName}`;
 }
 
 /** What the leaf validators need to know of the issuer, before the CA exists. */
@@ -81,11 +116,28 @@ function issuerLimits(ca: CertificateAuthorityArgs | CertificateAuthority): Issu
     return { displayName: issuing.commonName, validityMs: issuing.validityMs, renewalWindowMs: renewalWindowMs(issuing.validityMs, issuing.policy) };
 }
 
+/** A fleet host's own server certificate: its names, split into DNS names and IP addresses. */
+interface HostServer {
+    key: string;
+    dnsNames: string[];
+    ipAddresses: string[];
+}
+
 /** Settings validated at construction. */
 interface Resolved {
     cadenceMs: number;
     siteName: string;
     serverNames: string[];
+    /** With a list of targets. */
+    fleet?: { hostServers: HostServer[]; probe?: { commonName: string; validity: Duration }; allow?: SiteDefinition["allow"] };
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/** A host's server names as certificate SANs (IP literals without brackets). */
+function hostServer(key: string, names: string[]): HostServer {
+    const bare = names.map((n) => n.replace(/^\[(.*)\]$/, "$1"));
+    return { key, dnsNames: bare.filter((n) => net.isIP(n) === 0), ipAddresses: bare.filter((n) => net.isIP(n) !== 0) };
 }
 
 function resolve(name: string, args: MtlsNginxArgs): Resolved {
@@ -148,8 +200,62 @@ function resolve(name: string, args: MtlsNginxArgs): Resolved {
     }
     const verifyDepth = args.ca instanceof CertificateAuthority ? args.ca.verifyDepth : args.ca.intermediate ? 2 : 1;
     const { siteName: _s, serverNames: _n, ...site } = args.site;
-    resolveNginxSiteArgs({ site: { ...site, siteName, serverNames, verifyDepth }, target: args.target }, { trustedCa: false, crl: revocationOn });
-    return { cadenceMs, siteName, serverNames };
+    if (!Array.isArray(args.target)) {
+        if (args.rollout !== undefined) {
+            throw new InputError("rollout", "applies to a list of targets only", "give target as a list of hosts ([{ name, kind, ... }]), or leave rollout out");
+        }
+        resolveNginxSiteArgs({ site: { ...site, siteName, serverNames, verifyDepth }, target: args.target }, { trustedCa: false, crl: revocationOn });
+        return { cadenceMs, siteName, serverNames };
+    }
+    return { cadenceMs, siteName, serverNames, fleet: resolveFleet(args, { ...site, siteName, serverNames, verifyDepth }, limits, cadenceMs, revocationOn) };
+}
+
+/**
+ * A fleet: the hosts (NginxSite's checks), their own certificates' names, the probe certificate's
+ * common name (reserved: no client may carry it) and validity, and the allow list with the probe in it.
+ */
+function resolveFleet(args: MtlsNginxArgs, site: SiteDefinition, limits: IssuerLimits, cadenceMs: number, revocationOn: boolean): NonNullable<Resolved["fleet"]> {
+    const hosts = args.target as FleetHostTarget[];
+    const rollout = args.rollout ?? {};
+    const gateOn = rollout && typeof rollout === "object" && rollout.gate !== false;
+    const commonName = probeCommonName(site.siteName);
+    let probe: { commonName: string; validity: Duration } | undefined;
+    if (gateOn) {
+        args.clients.forEach((c, i) => {
+            if ((c.commonName ?? c.name) === commonName) {
+                throw new InputError(`clients[${i}].commonName`, `${showValue(commonName)} is the rollout gate's probe certificate's common name`, "give the client another common name (the gate's probe is allowlisted by this name)");
+            }
+        });
+        // Short-lived, renewed (at 2/3) at least two runs before it expires; never longer than its issuer allows.
+        const ceiling = limits.renewalWindowMs ?? limits.validityMs ?? Number.POSITIVE_INFINITY;
+        const ms = Math.min(Math.max(7 * DAY_MS, 6 * cadenceMs), ceiling);
+        probe = { commonName, validity: `${Math.max(1, Math.floor(ms / 3_600_000))}h` };
+        resolveClientCertificateArgs({ commonName, validity: probe.validity, pkcs12: false }, limits, "rollout.gate.probe");
+    }
+    const allow = gateOn && site.allow ? { ...site.allow, commonNames: [...(site.allow.commonNames ?? []), commonName] } : site.allow;
+    const placeholder = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n";
+    const gate: NginxSiteRolloutArgs["gate"] = gateOn && rollout.gate && typeof rollout.gate === "object" ? { ...rollout.gate, probe: { certPem: placeholder, keyPem: placeholder, commonName } } : gateOn ? { probe: { certPem: placeholder, keyPem: placeholder, commonName } } : false;
+    resolveFleetSiteArgs({ site: { ...site, allow }, target: hosts, rollout: { ...rollout, gate } }, { trustedCa: false, crl: revocationOn });
+
+    const hostServers: HostServer[] = [];
+    hosts.forEach((h, i) => {
+        if (h.serverNames === undefined) return;
+        if ("provided" in args.server) {
+            throw new InputError(
+                `target[${i}].serverNames`,
+                "a host's own names get their own certificate from the CA, but the server certificate is brought (server.provided)",
+                "leave serverNames out (every host serves the brought certificate), or issue the server certificate from the CA (server: { dnsNames })",
+            );
+        }
+        const own = hostServer(h.name, h.serverNames);
+        const { commonName: _cn, ...server } = args.server;
+        withRenamedInputs(
+            () => resolveServerCertificateArgs({ ...server, dnsNames: own.dnsNames, ipAddresses: own.ipAddresses }, limits, `target[${i}].serverNames`),
+            (input) => input.replace(/^(target\[\d+\]\.serverNames)\.(dnsNames|ipAddresses)(\[\d+\])?$/, "$1"),
+        );
+        hostServers.push(own);
+    });
+    return { hostServers, probe, allow };
 }
 
 /**
@@ -177,6 +283,12 @@ export class MtlsNginx extends pulumi.ComponentResource {
     readonly nextRenewal: pulumi.Output<{ at: string; certificate: string }>;
     /** Earliest CRL nextUpdate (ISO-8601), when revocation is on. */
     readonly crlNextUpdate?: pulumi.Output<string>;
+    /** A fleet's hosts' own server certificates, by host name (hosts with `serverNames`). */
+    readonly hostServerCertificates: Record<string, ServerCertificate> = {};
+    /** A fleet's gate probe certificate (its key only ever travels on the gate commands' stdin). */
+    readonly probe?: ClientCertificate;
+    /** A fleet's per-host facts by host name: release, served fingerprint, nginx version, install time, timings, gate result. */
+    readonly hosts?: pulumi.Output<Record<string, HostFacts>>;
 
     constructor(name: string, args: MtlsNginxArgs, opts?: pulumi.ComponentResourceOptions) {
         const resolved = resolve(name, args);
@@ -190,6 +302,17 @@ export class MtlsNginx extends pulumi.ComponentResource {
         } else {
             this.serverCertificate = new ServerCertificate(`${name}-server`, { ...args.server, issuer: ca }, { parent: this });
             this.server = this.serverCertificate;
+        }
+
+        const fleet = resolved.fleet;
+        if (fleet && !("provided" in args.server)) {
+            const { commonName: _cn, ...server } = args.server;
+            for (const h of fleet.hostServers) {
+                this.hostServerCertificates[h.key] = new ServerCertificate(`${name}-server-${h.key}`, { ...server, dnsNames: h.dnsNames, ipAddresses: h.ipAddresses, issuer: ca }, { parent: this });
+            }
+        }
+        if (fleet?.probe) {
+            this.probe = new ClientCertificate(`${name}-probe`, { issuer: ca, commonName: fleet.probe.commonName, validity: fleet.probe.validity, pkcs12: false }, { parent: this });
         }
 
         this.clients = {};
@@ -206,23 +329,41 @@ export class MtlsNginx extends pulumi.ComponentResource {
                 // "~" cannot appear in client names, so the server never collides with a client.
                 issued.push({ name: "~server", certPem: this.serverCertificate.certPem });
             }
+            for (const [key, c] of Object.entries(this.hostServerCertificates)) issued.push({ name: `~server-${key}`, certPem: c.certPem });
+            if (this.probe) issued.push({ name: "~probe", certPem: this.probe.certPem });
             this.revocation = new CertificateRevocation(`${name}-revocation`, { ...revocationArgs, ca, issued }, { parent: this });
             this.crlNextUpdate = this.revocation.nextUpdate;
         }
         this.trustBundlePem = this.revocation?.trustBundlePem ?? ca.trustBundlePem;
 
         const { siteName: _siteName, serverNames: _serverNames, ...site } = args.site;
+        const probe = this.probe;
         this.site = new NginxSite(
             `${name}-site`,
             {
-                site: { ...site, siteName: resolved.siteName, serverNames: resolved.serverNames, verifyDepth: ca.verifyDepth },
+                site: { ...site, ...(fleet ? { allow: fleet.allow } : {}), siteName: resolved.siteName, serverNames: resolved.serverNames, verifyDepth: ca.verifyDepth },
                 server: this.server,
                 clientCaPem: this.trustBundlePem,
                 crlPem: this.revocation?.crlPem,
-                target: args.target,
+                target: Array.isArray(args.target) ? args.target.map((h) => (this.hostServerCertificates[h.name] ? { ...h, server: this.hostServerCertificates[h.name] } : h)) : args.target,
+                ...(fleet
+                    ? {
+                          rollout: {
+                              batchSize: args.rollout?.batchSize,
+                              gate:
+                                  probe && fleet.probe
+                                      ? {
+                                            ...(args.rollout?.gate || {}),
+                                            probe: { certPem: pulumi.all([probe.certPem, ca.intermediatesPem]).apply(([c, i]) => joinPem([c, i])), keyPem: probe.keyPem, commonName: fleet.probe.commonName },
+                                        }
+                                      : false,
+                          },
+                      }
+                    : {}),
             },
             { parent: this },
         );
+        this.hosts = this.site.hostFacts;
         this.url = this.site.url;
         this.caCertPem = ca.rootCertPem;
 
@@ -230,6 +371,7 @@ export class MtlsNginx extends pulumi.ComponentResource {
             { certificate: `root CA ${ca.root.settings.commonName}`, renewAt: ca.root.renewAt, facts: ca.root.facts },
             ...(ca.intermediate ? [{ certificate: `intermediate CA ${ca.intermediate.settings.commonName}`, renewAt: ca.intermediate.renewAt, facts: ca.intermediate.facts }] : []),
             ...(this.serverCertificate ? [{ certificate: "server certificate", renewAt: this.serverCertificate.renewAt, facts: this.serverCertificate.facts }] : []),
+            ...Object.entries(this.hostServerCertificates).map(([key, c]) => ({ certificate: `server certificate of host ${key}`, renewAt: c.renewAt, facts: c.facts })),
             ...Object.entries(this.clients).map(([clientName, c]) => ({ certificate: `client ${clientName}`, renewAt: c.renewAt, facts: c.facts })),
         ];
         // One combined Output for all certificates (a stack may hold thousands of clients).
@@ -239,7 +381,7 @@ export class MtlsNginx extends pulumi.ComponentResource {
         this.nextRenewal = dates.apply((all) => all.map((d) => ({ at: d.renewAt, certificate: d.certificate })).sort((a, b) => a.at.localeCompare(b.at))[0]);
 
         this.warnAboutCadence(resolved.cadenceMs, renewals.map((r) => r.certificate), dates);
-        this.registerOutputs({ url: this.url, caCertPem: this.caCertPem, trustBundlePem: this.trustBundlePem, nextRenewal: this.nextRenewal, crlNextUpdate: this.crlNextUpdate });
+        this.registerOutputs({ url: this.url, caCertPem: this.caCertPem, trustBundlePem: this.trustBundlePem, nextRenewal: this.nextRenewal, crlNextUpdate: this.crlNextUpdate, ...(this.hosts ? { hosts: this.hosts } : {}) });
     }
 
     /** Warns (at preview) when one missed run could let a certificate or a CRL lapse. */
@@ -250,6 +392,7 @@ export class MtlsNginx extends pulumi.ComponentResource {
             [names[0], this.ca.root.settings.validityMs, renewalWindowMs(this.ca.root.settings.validityMs, this.ca.root.settings.policy)],
             ...(this.ca.intermediate ? [[names[1], this.ca.intermediate.settings.validityMs, renewalWindowMs(this.ca.intermediate.settings.validityMs, this.ca.intermediate.settings.policy)] as [string, number, number]] : []),
             ...(this.serverCertificate ? [["server certificate", this.serverCertificate.settings.validityMs, renewalWindowMs(this.serverCertificate.settings.validityMs, this.serverCertificate.settings.policy)] as [string, number, number]] : []),
+            ...Object.entries(this.hostServerCertificates).map(([key, c]) => [`server certificate of host ${key}`, c.settings.validityMs, renewalWindowMs(c.settings.validityMs, c.settings.policy)] as [string, number, number]),
             ...Object.entries(this.clients).map(([n, c]) => [`client ${n}`, c.settings.validityMs, renewalWindowMs(c.settings.validityMs, c.settings.policy)] as [string, number, number]),
             ...(this.revocation ? [["CRL", this.revocation.crlValidityMs, this.revocation.crlValidityMs / 2] as [string, number, number]] : []),
         ];

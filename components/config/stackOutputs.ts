@@ -34,6 +34,8 @@ export function stackOutputs(mtls: MtlsNginx) {
         nextRenewal: mtls.nextRenewal,
         crlNextUpdate: mtls.crlNextUpdate,
         releaseId: mtls.site.releaseId,
+        /** A fleet's hosts by name: release, served fingerprint, nginx version, install time, gate (undefined for a single target: no output). */
+        hosts: mtls.hosts,
         curl: `npm run export-bundles && curl --cacert bundles/ca.crt --cert-type P12 --cert "bundles/${first}.p12:$(cat bundles/${first}.password)" ${mtls.url}`,
     };
 }

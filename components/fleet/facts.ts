@@ -123,9 +123,10 @@ export function parseGateOutput(stdout: string): GateFacts | undefined {
  * it finished. Remote commands get it wrapped for `/bin/sh` (the SSH user's login shell may not be
  * POSIX). The payload still arrives on the command's stdin; nothing secret is in the text.
  */
-export function fleetInstallCommand(installScript: string, opts: { host: string; sudo: boolean; remote: boolean; position: string }): string {
+export function fleetInstallCommand(installScript: string, opts: { host: string; sudo: boolean; remote: boolean }): string {
     const inner = opts.sudo ? installScript : shWrap(installScript);
-    const failure = `mtls-nginx: host ${opts.host} (${opts.position}): the install failed; the rollout stops here: the hosts after it were not started. The host keeps its previous release (the install rolls back); fix the cause above and run pulumi up again, which goes on from this host`;
+    // Only the host's name: its position in the list is not part of the command, so reordering changes nothing.
+    const failure = `mtls-nginx: host ${opts.host}: the install failed; the rollout stops here: the hosts after it were not started. The host keeps its previous release (the install rolls back); fix the cause above and run pulumi up again, which goes on from this host`;
     const text = [
         inner,
         "mtls_rc=$?",

@@ -50,7 +50,7 @@ describe("fleetInstallCommand", () => {
 
     it("runs the script in a shell of its own, with stdin, and stamps the time it finished", () => {
         const before = Date.now();
-        const r = run(fleetInstallCommand("set -eu\nread -r line\nprintf 'got %s\\n' \"$line\"", { host: "eu-1", sudo: false, remote: false, position: "host 1 of 3, batch 1 of 3" }), "payload\n");
+        const r = run(fleetInstallCommand("set -eu\nread -r line\nprintf 'got %s\\n' \"$line\"", { host: "eu-1", sudo: false, remote: false }), "payload\n");
         expect(r.status).toBe(0);
         const [got, stamp] = r.stdout.trim().split("\n");
         expect(got).toBe("got payload");
@@ -61,16 +61,16 @@ describe("fleetInstallCommand", () => {
 
     it("keeps a failing script's exit status (also when set -e and an EXIT trap end it) and names the host", () => {
         const script = "set -eu\ntrap 'echo cleaned up >&2' EXIT\necho 'mtls-nginx: nginx -t rejected the new configuration; because' >&2\nfalse\necho unreachable";
-        const r = run(fleetInstallCommand(script, { host: "eu-2", sudo: false, remote: false, position: "host 2 of 3, batch 2 of 3" }));
+        const r = run(fleetInstallCommand(script, { host: "eu-2", sudo: false, remote: false }));
         expect(r.status).toBe(1);
         expect(r.stdout).not.toMatch(/unreachable|installed at/);
-        expect(r.stderr).toMatch(/nginx -t rejected the new configuration; because\ncleaned up\nmtls-nginx: host eu-2 \(host 2 of 3, batch 2 of 3\): the install failed; the rollout stops here: the hosts after it were not started\..* \(exit 1\)\n$/);
+        expect(r.stderr).toMatch(/nginx -t rejected the new configuration; because\ncleaned up\nmtls-nginx: host eu-2: the install failed; the rollout stops here: the hosts after it were not started\..* \(exit 1\)\n$/);
     });
 
     it("runs a sudo-wrapped script as it is (already its own /bin/sh), and wraps remote commands for /bin/sh", () => {
-        const r = run(fleetInstallCommand("/bin/sh -c 'exit 7' x", { host: "h", sudo: true, remote: false, position: "p" }));
+        const r = run(fleetInstallCommand("/bin/sh -c 'exit 7' x", { host: "h", sudo: true, remote: false }));
         expect(r.status).toBe(7);
-        const remote = fleetInstallCommand("echo hi", { host: "h", sudo: false, remote: true, position: "p" });
+        const remote = fleetInstallCommand("echo hi", { host: "h", sudo: false, remote: true });
         expect(remote.startsWith("/bin/sh -c '")).toBe(true);
         // What an SSH server does with it, whatever the login shell: bash -c '<command>'.
         const viaBash = spawnSync("/bin/bash", ["-c", remote], { encoding: "utf8" });
