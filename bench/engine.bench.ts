@@ -90,7 +90,7 @@ async function devStack(lines: string[]): Promise<void> {
     }
 }
 
-async function scaled(n: number): Promise<{ ours: Record<string, Timing>; bare: Record<string, Timing>; resources: number }> {
+async function scaled(n: number): Promise<{ ours: Record<string, Timing>; bare: Record<string, Timing>; resources: number; checkpointBytes: number; bareCheckpointBytes: number }> {
     const ours = new EngineProject(`bench-${n}`);
     const bare = new EngineProject(`bench-bare-${n}`, {
         extraFiles: { "bare/Pulumi.yaml": "name: bare\nruntime: nodejs\nmain: index.js\n", "bare/package.json": '{ "name": "bare", "private": true }\n', "bare/index.js": BARE_PROGRAM },
@@ -105,11 +105,16 @@ async function scaled(n: number): Promise<{ ours: Record<string, Timing>; bare: 
         fs.writeFileSync(file, stringify(doc));
         const o = { firstUp: await timed(ours, ["up", "--yes"]), preview: await timed(ours, ["preview", "--expect-no-changes"]), up: await timed(ours, ["up", "--yes", "--expect-no-changes"]) };
         const resources = (await ours.exportState()).resources.length;
+        const checkpointBytes = (await ours.exportState()).text.length;
+        // The same first up without a checkpoint per step (the file backend rewrites the whole checkpoint after
+        // every step, so a first up grows with resources x checkpoint size).
+        await ours.pulumi(["destroy", "--yes", "--skip-preview"]);
+        const skip = await timed(ours, ["up", "--yes"], { PULUMI_SKIP_CHECKPOINTS: "true" });
         const b0 = ["--cwd", path.join(bare.dir, "bare")];
         await bare.pulumi([...b0, "stack", "select", "--create", "dev"]);
         await bare.pulumi([...b0, "config", "set", "clients", String(n)]);
         const b = { firstUp: await timed(bare, [...b0, "up", "--yes"]), preview: await timed(bare, [...b0, "preview", "--expect-no-changes"]), up: await timed(bare, [...b0, "up", "--yes", "--expect-no-changes"]) };
-        return { ours: o, bare: b, resources };
+        return { ours: { ...o, firstUpSkip: skip }, bare: b, resources, checkpointBytes, bareCheckpointBytes: (await bare.pulumi([...b0, "stack", "export"])).stdout.length };
     } finally {
         await ours.cleanup();
         await bare.cleanup({ destroy: false });
@@ -126,15 +131,15 @@ export async function main(): Promise<BenchSection> {
     lines.push(
         "### Scale: our program with n clients vs a plain program with n bare key + CSR + certificate sets",
         "",
-        "| n | resources (ours) | first up, ours (wall / CPU s) | first up, bare | no-op preview, ours | no-op preview, bare | ratio | no-op up, ours | no-op up, bare |",
-        "| ---: | ---: | --- | --- | --- | --- | ---: | --- | --- |",
+        "| n | resources (ours) | checkpoint MB, ours / bare | first up, ours (wall / CPU s) | first up, ours, PULUMI_SKIP_CHECKPOINTS | first up, bare | no-op preview, ours | no-op preview, bare | ratio | no-op up, ours | no-op up, bare |",
+        "| ---: | ---: | --- | --- | --- | --- | --- | --- | ---: | --- | --- |",
     );
     for (const n of (process.env.BENCH_ENGINE_CLIENTS ?? "10,100,300").split(",").map(Number)) {
         process.stderr.write(`engine bench: ${n} clients\n`);
         const r = await scaled(n);
         const cell = (t: Timing) => `${t.wallS.toFixed(1)} / ${t.cpuS.toFixed(1)}`;
         lines.push(
-            `| ${n} | ${r.resources} | ${cell(r.ours.firstUp)} | ${cell(r.bare.firstUp)} | ${cell(r.ours.preview)} | ${cell(r.bare.preview)} | ${(r.ours.preview.wallS / r.bare.preview.wallS).toFixed(2)}x | ${cell(r.ours.up)} | ${cell(r.bare.up)} |`,
+            `| ${n} | ${r.resources} | ${(r.checkpointBytes / 1e6).toFixed(1)} / ${(r.bareCheckpointBytes / 1e6).toFixed(1)} | ${cell(r.ours.firstUp)} | ${cell(r.ours.firstUpSkip)} | ${cell(r.bare.firstUp)} | ${cell(r.ours.preview)} | ${cell(r.bare.preview)} | ${(r.ours.preview.wallS / r.bare.preview.wallS).toFixed(2)}x | ${cell(r.ours.up)} | ${cell(r.bare.up)} |`,
         );
     }
     lines.push("");
