@@ -25,6 +25,8 @@ export interface NamespaceHost {
     clientKeyPem: string;
     /** Its sshd's host public key line (for known_hosts checks). */
     hostPublicKey: string;
+    /** With `privateDir`: where the files of that path really are on this machine (`<dir>/private`). */
+    privateDir?: string;
     /** The host's nginx: prefix, main config and the conf.d the main config includes. */
     nginx: { prefix: string; mainConf: string; confD: string; errorLog: string; args: string[]; reloadCommand: string };
     /** Runs a command inside the namespace. */
@@ -34,6 +36,16 @@ export interface NamespaceHost {
     /** Starts (or restarts) its nginx. */
     startNginx(): void;
     stop(): Promise<void>;
+}
+
+export interface NamespaceHostOptions {
+    /**
+     * An absolute path (an existing, empty directory on this machine) that is this host's own: inside the
+     * host (its sshd, the sessions sshd runs, its nginx) the path is a bind mount of `<host dir>/private`,
+     * in a mount namespace of the host's. Several hosts can then use the same install directory, as
+     * separate machines would, and get the same release. Where the files really are: {@link NamespaceHost.privateDir}.
+     */
+    privateDir?: string;
 }
 
 /** Why namespace hosts cannot run here, or undefined when they can. */
@@ -126,7 +138,7 @@ ${temp}
 }
 
 /** Creates a namespace host: namespace, veth pair, sshd, nginx. */
-export async function startNamespaceHost(label: string): Promise<NamespaceHost> {
+export async function startNamespaceHost(label: string, opts: NamespaceHostOptions = {}): Promise<NamespaceHost> {
     const dir = makeTestDir(`host-${label}`);
     const n = freeSubnet();
     const id = `${process.pid.toString(36)}${n.toString(36)}`;
@@ -159,8 +171,19 @@ export async function startNamespaceHost(label: string): Promise<NamespaceHost> 
     fs.copyFileSync(path.join(ssh, "client_ed25519.pub"), path.join(ssh, "authorized_keys"));
     fs.writeFileSync(path.join(ssh, "sshd_config"), sshdConfig(dir, address));
     fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
-    const sshd = spawn("ip", ["netns", "exec", ns, "/usr/sbin/sshd", "-D", "-e", "-f", path.join(ssh, "sshd_config")], { stdio: ["ignore", "ignore", fs.openSync(path.join(ssh, "sshd.log"), "a")], detached: true });
+    const sshdArgv = ["/usr/sbin/sshd", "-D", "-e", "-f", path.join(ssh, "sshd_config")];
+    let privateDir: string | undefined;
+    if (opts.privateDir) {
+        // A mount namespace of the host's own (every program is exec'd, so sshd keeps the spawned pid):
+        // the path is the host's private directory for sshd, its sessions and (entered below) its nginx.
+        privateDir = path.join(dir, "private");
+        fs.mkdirSync(privateDir, { mode: 0o755 });
+        sshdArgv.unshift("unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", 'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh", privateDir, opts.privateDir);
+    }
+    const sshd = spawn("ip", ["netns", "exec", ns, ...sshdArgv], { stdio: ["ignore", "ignore", fs.openSync(path.join(ssh, "sshd.log"), "a")], detached: true });
     children.push(sshd);
+    // Inside the host: its network namespace, and with a private directory its mount namespace too.
+    const inHost = (file: string, argv: string[]): [string, string[]] => (privateDir ? ["nsenter", ["--target", String(sshd.pid), "--mount", "--net", "--", file, ...argv]] : ["ip", ["netns", "exec", ns, file, ...argv]]);
 
     // The host's nginx.
     const prefix = path.join(dir, "nginx");
@@ -185,11 +208,13 @@ export async function startNamespaceHost(label: string): Promise<NamespaceHost> 
         ns,
         address,
         dir,
+        ...(privateDir ? { privateDir } : {}),
         clientKeyPem: fs.readFileSync(path.join(ssh, "client_ed25519"), "utf8"),
         hostPublicKey: fs.readFileSync(path.join(ssh, "host_ed25519.pub"), "utf8").trim(),
         nginx: { prefix, mainConf, confD, errorLog: path.join(prefix, "logs", "error.log"), args, reloadCommand: `${NGINX_BIN} -p '${prefix}' -c '${mainConf}' -s reload` },
         exec(file, argv, opts = {}) {
-            const r = spawnSync("ip", ["netns", "exec", ns, file, ...argv], { input: opts.input, encoding: "utf8", timeout: opts.timeoutMs ?? 30_000 });
+            const [command, commandArgs] = inHost(file, argv);
+            const r = spawnSync(command, commandArgs, { input: opts.input, encoding: "utf8", timeout: opts.timeoutMs ?? 30_000 });
             return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
         },
         nginxRunning: () => readPid() !== undefined,
@@ -214,8 +239,10 @@ export async function startNamespaceHost(label: string): Promise<NamespaceHost> 
         },
     };
     try {
-        host.startNginx();
+        // With a private directory, nginx joins sshd's mount namespace, which exists once sshd listens.
+        if (!privateDir) host.startNginx();
         await waitForTcp(address, 22, 10_000);
+        if (privateDir) host.startNginx();
     } catch (e) {
         await host.stop();
         throw e;
@@ -241,4 +268,32 @@ function cleanupSync(ns: string, pids: number[]): void {
 export function leftoverNamespaces(): string[] {
     const r = spawnSync("ip", ["netns", "list"], { encoding: "utf8" });
     return (r.stdout ?? "").split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith("mtlsng-"));
+}
+
+/**
+ * The stack config target (a `mtls-nginx:target` entry, or one item of a fleet's list) that points an SSH
+ * target at this host: root without sudo, its system nginx's include directory, error log, arguments and
+ * reload command (sshTarget.test.ts and fleet.test.ts do the same for their stacks).
+ */
+export function sshTargetConfig(host: NamespaceHost, opts: { name?: string; installDir: string; includeName?: string }): Record<string, unknown> {
+    return {
+        ...(opts.name !== undefined ? { name: opts.name } : {}),
+        kind: "ssh",
+        host: host.address,
+        user: "root",
+        sudo: false,
+        installDir: opts.installDir,
+        nginx: {
+            kind: "system",
+            includeLink: path.join(host.nginx.confD, opts.includeName ?? "mtls-example.conf"),
+            reload: { command: host.nginx.reloadCommand },
+            errorLog: host.nginx.errorLog,
+            args: host.nginx.args,
+        },
+    };
+}
+
+/** Lets `from`'s client key log in to `to` too: one deploy key for several hosts, as a fleet stack's sshPrivateKey. */
+export function authorizeClientKey(to: NamespaceHost, from: NamespaceHost): void {
+    fs.appendFileSync(path.join(to.dir, "ssh", "authorized_keys"), fs.readFileSync(path.join(from.dir, "ssh", "client_ed25519.pub")));
 }
