@@ -203,11 +203,23 @@ describe("MtlsNginx with a list of hosts", () => {
         };
     }
     let r: RunResult;
+    const constructed: string[] = [];
+    let atReturn = 0;
     beforeAll(async () => {
         r = await new DeploymentSimulator().run(() => {
+            pulumi.runtime.registerStackTransformation((a) => {
+                constructed.push(a.name);
+                return undefined;
+            });
             const m = new MtlsNginx("mtls", args());
+            atReturn = constructed.length;
             return { hosts: m.hosts, releaseId: m.site.releaseId, probeCn: m.probe!.settings.commonName, probeValidityMs: m.probe!.settings.validityMs };
         });
+    });
+
+    it("creates every resource (host certificates, probe, hosts) while constructing, none inside an apply", () => {
+        expect(atReturn).toBe(constructed.length);
+        expect(constructed.length).toBe([...r.resources.values()].filter((x) => x.type !== "pulumi:pulumi:Stack").length);
     });
 
     it("issues a short-lived probe certificate (no bundle), allowlisted by its common name, and revokes it like the others", () => {
