@@ -77,7 +77,7 @@ new tls.LocallySignedCert("intermediate", { certRequestPem: csr.certRequestPem, 
         const env = { MTLS_NGINX_CLOCK: new Date(Date.parse(outputs.nextRenewal.at) + HOUR).toISOString() };
         expect(changedSteps(await project.previewSteps({ env }))).toContain("mtls-server-renewal: replace");
         const legacy = await project.pulumi(["preview"], { env: { ...env, PULUMI_ENABLE_LEGACY_DIFF: "true" } });
-        expect(legacy.stdout).toMatch(/Resources:\s+32 unchanged/);
+        expect(legacy.stdout).toMatch(/Resources:\s+\d+ unchanged\s*$/);
         expect(legacy.stdout).toMatch(/PULUMI_ENABLE_LEGACY_DIFF=true: the engine does not ask providers whether anything changed/);
     });
 

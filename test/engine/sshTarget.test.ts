@@ -115,7 +115,7 @@ const unavailable = namespaceHostsUnavailable();
         const renewed = await provideServerCertificate();
         expect(renewed).not.toBe(before);
         const plan = await project.previewSteps();
-        expect(plan.filter((s) => s.op !== "same").map((s) => `${urnName(s.urn)}: ${s.op}`)).toEqual(["mtls-site-install: replace", "mtls-site-served: update"]);
+        expect(plan.filter((s) => s.op !== "same").map((s) => `${urnName(s.urn)}: ${s.op}`).sort()).toEqual(["mtls-site-install: replace", "mtls-site-served: update"]);
         await project.pulumi(["up", "--yes"]);
         expect(await servedSha256(host)).toBe(renewed);
         expect(get(host, caFile, credentials["ci-deployer"]).status).toBe(200);

@@ -63,23 +63,14 @@ function sh(cwd: string, command: string, args: string[], env: NodeJS.ProcessEnv
     return execFileSync(command, args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 });
 }
 
-/** Builds and packs the package from `dir` (a copy of the repository at some commit) as `version`. */
+/** Builds (that commit's own `npm run build`) and packs the package from `dir`, a copy of the repository, as `version`. */
 function pack(dir: string, version: string, out: string): string {
     fs.symlinkSync(path.join(PROJECT_DIR, "node_modules"), path.join(dir, "node_modules"));
     const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
     pkg.version = version;
-    delete pkg.scripts.prepack;
+    delete pkg.scripts.prepack; // built just below
     fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify(pkg, null, 2));
-    // Only the library: the tests and benches of an old commit need not compile against today's support code.
-    const tsconfig = JSON.parse(fs.readFileSync(path.join(dir, "tsconfig.json"), "utf8"));
-    tsconfig.include = ["components/**/*.ts"];
-    tsconfig.compilerOptions.types = ["node"];
-    tsconfig.compilerOptions.rootDir = ".";
-    fs.writeFileSync(path.join(dir, "tsconfig.pack.json"), JSON.stringify(tsconfig));
-    sh(dir, process.execPath, [require.resolve("typescript/bin/tsc"), "-p", "tsconfig.pack.json"]);
-    if (fs.existsSync(path.join(dir, "components/nginx/scripts"))) {
-        fs.cpSync(path.join(dir, "components/nginx/scripts"), path.join(dir, "bin/components/nginx/scripts"), { recursive: true });
-    }
+    sh(dir, "npm", ["run", "build", "--silent"]);
     const name = sh(dir, "npm", ["pack", "--silent", "--pack-destination", out]).trim().split("\n").pop()!;
     return path.join(out, name);
 }
@@ -158,9 +149,10 @@ describeEngine("upgrade safety: new provider code replaces no key or certificate
                 throw new Error(`commit ${PREVIOUS_RELEASE} (the previous release) is not in this clone: fetch the full history (git fetch --unshallow). ${(e as Error).message}`);
             }
             previous = pack(older, "0.0.9", root);
+            // The working tree as it is (tracked and new files, not ignored ones): what the next release would pack.
             const newer = path.join(root, "current");
-            fs.mkdirSync(newer);
-            for (const f of ["package.json", "tsconfig.json", "README.md", "components"]) fs.cpSync(path.join(PROJECT_DIR, f), path.join(newer, f), { recursive: true });
+            const files = sh(PROJECT_DIR, "git", ["ls-files", "-co", "--exclude-standard", "-z"]).split("\0").filter((f) => f && fs.existsSync(path.join(PROJECT_DIR, f)));
+            for (const f of files) fs.cpSync(path.join(PROJECT_DIR, f), path.join(newer, f), { recursive: true });
             current = pack(newer, "0.1.0", root);
 
             project = new EngineProject("upgrade-consumer", { extraFiles: { "consumer/index.js": CONSUMER_PROGRAM, "consumer/Pulumi.yaml": "name: consumer\nruntime: nodejs\nmain: index.js\n", "consumer/package.json": '{ "name": "consumer", "private": true }\n' } });

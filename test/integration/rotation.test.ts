@@ -380,7 +380,7 @@ describeIf("rotation and revocation against a real nginx, driven by pulumi up ru
             const mark = site.errorLog().length;
             const update = await site.run({ clients: everyone.filter((c) => c.name !== "bob") }, realNow());
             const c = changes(update);
-            expect(c).toMatchObject({ "rot-client-bob": "delete", "rot-client-bob-cert": "delete", "rot-revocation-issuing": "update", "rot-site-install": "replace" });
+            expect(c).toMatchObject({ "rot-client-bob": "delete", "rot-client-bob-cert": "delete", "rot-revocation-issuing": "update", "rot-site-install": "replace", "rot-site-served": "update" });
             const bare = (serial: string) => serial.toUpperCase().replace(/^0+/, "");
             expect(update.outputs.revoked.map((r) => [r.name, bare(r.serialHex), r.reason])).toEqual([["bob", bare(before.clients.bob.serialHex), "cessationOfOperation"]]);
 
@@ -410,7 +410,7 @@ describeIf("rotation and revocation against a real nginx, driven by pulumi up ru
 
             // A preview past half of the validity plans the re-signing, and runs nothing.
             const preview = await site.run(options, realNow(), true);
-            expect(changes(preview)).toEqual({ "rot-revocation-root": "update", "rot-revocation-issuing": "update", "rot-site-install": "replace" });
+            expect(changes(preview)).toEqual({ "rot-revocation-root": "update", "rot-revocation-issuing": "update", "rot-site-install": "replace", "rot-site-served": "update" });
             expect(site.installs.length).toBe(installsBefore);
             expect(site.currentRelease()).toBe(oldRelease);
 
@@ -454,7 +454,7 @@ describeIf("rotation and revocation against a real nginx, driven by pulumi up ru
             expect(site.errorLog().slice(mark)).toMatch(/client SSL certificate verify error: \(12:CRL has expired\)/);
 
             const refreshed = await site.run(options, realNow());
-            expect(changes(refreshed)).toEqual({ "rot-revocation-root": "update", "rot-revocation-issuing": "update", "rot-site-install": "replace" });
+            expect(changes(refreshed)).toEqual({ "rot-revocation-root": "update", "rot-revocation-issuing": "update", "rot-site-install": "replace", "rot-site-served": "update" });
             expect(Date.parse(refreshed.outputs.crlNextUpdate)).toBeGreaterThan(Date.now() + DAY);
             await expectAdmitted(site, o.caCertPem, "alice", o.clients.alice);
             await expectAdmitted(site, o.caCertPem, "bob", o.clients.bob);
@@ -472,7 +472,7 @@ describeIf("rotation and revocation against a real nginx, driven by pulumi up ru
             if (wait > 0) await sleep(wait);
             // ...then the retired intermediate has nothing valid left: the next run drops it.
             const run = await site.run(options, realNow());
-            expect(changes(run)).toEqual({ "rot-revocation-issuing": "update", "rot-site-install": "replace" });
+            expect(changes(run)).toEqual({ "rot-revocation-issuing": "update", "rot-site-install": "replace", "rot-site-served": "update" });
             const trust = pemBlocks(run.outputs.trustBundlePem, "CERTIFICATE").map(fingerprintOf);
             expect(trust).not.toContain(fingerprintOf(oldIntermediate));
             expect(trust.sort()).toEqual([after.caCertPem, after.intermediatePem].map(fingerprintOf).sort());
@@ -499,7 +499,7 @@ describeIf("rotation and revocation against a real nginx, driven by pulumi up ru
             // at now - 0.5d); the server certificate is due since now - 2d.
             await site.run(options, new Date(now - 10 * DAY));
             const steady = await site.run(options, new Date(now - 2.5 * DAY));
-            expect(changes(steady)).toEqual({ "rot-revocation-root": "update", "rot-revocation-issuing": "update", "rot-site-install": "replace" });
+            expect(changes(steady)).toEqual({ "rot-revocation-root": "update", "rot-revocation-issuing": "update", "rot-site-install": "replace", "rot-site-served": "update" });
             const o = steady.outputs;
             const oldServer = o.serverFingerprint;
             const oldCrlTimes = crlTimes(site.dir, site.installed("crl.pem"));
@@ -535,9 +535,9 @@ describeIf("rotation and revocation against a real nginx, driven by pulumi up ru
             const { outcomes, seconds } = await load.result();
 
             const [rotation1, refresh] = updates;
-            expect(changes(rotation1.result)).toMatchObject({ "rot-server-renewal": "replace", "rot-server-key": "replace", "rot-server-cert": "replace", "rot-site-install": "replace" });
+            expect(changes(rotation1.result)).toMatchObject({ "rot-server-renewal": "replace", "rot-server-key": "replace", "rot-server-cert": "replace", "rot-site-install": "replace", "rot-site-served": "update" });
             expect(changes(rotation1.result)["rot-revocation-root"]).toBeUndefined();
-            expect(changes(refresh.result)).toEqual({ "rot-revocation-root": "update", "rot-revocation-issuing": "update", "rot-site-install": "replace" });
+            expect(changes(refresh.result)).toEqual({ "rot-revocation-root": "update", "rot-revocation-issuing": "update", "rot-site-install": "replace", "rot-site-served": "update" });
             const newServer = rotation1.result.outputs.serverFingerprint;
             expect(newServer).not.toBe(oldServer);
             expect(refresh.result.outputs.serverFingerprint).toBe(newServer);
