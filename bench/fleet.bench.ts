@@ -37,6 +37,10 @@ interface Rollout {
     batch: number;
     upS: number;
     spanS: number;
+    /** From `pulumi up` starting to the first host's install script starting. */
+    headS: number;
+    /** From the last gate passing to `pulumi up` returning (what the engine does after the rollout). */
+    tailS: number;
     facts: HostFacts[];
 }
 
@@ -77,17 +81,21 @@ async function fleet(n: number, webCa: Awaited<ReturnType<typeof makeHierarchy>>
         await rotate();
         const first = await project.pulumi(["up", "--yes"], { timeoutMs: 1_800_000 });
         const rollouts: Rollout[] = [];
-        for (const batch of [1, n]) {
-            if (batch === n && n === 1) break;
+        for (const batch of [...new Set([1, n])]) {
             setBatch(batch);
             const served = await rotate();
             process.stderr.write(`fleet bench: ${n} hosts, batch ${batch}: rotation\n`);
+            const upStart = Date.now();
             const up = await project.pulumi(["up", "--yes"], { timeoutMs: 1_800_000 });
+            const upEnd = Date.now();
+            if (process.env.BENCH_FLEET_LOG) fs.appendFileSync(process.env.BENCH_FLEET_LOG, `\n=== ${n} hosts, batch ${batch}\n${up.stdout}`);
             const outputs = await project.outputs();
             const facts = names.map((k) => outputs.hosts[k] as HostFacts & { fingerprintSha256: string });
             if (facts.some((f) => f.fingerprintSha256 !== served)) throw new Error("a host does not serve the rotated certificate");
             const span = Math.max(...facts.map((f) => t(f.gate?.checkedAt))) - Math.min(...facts.map((f) => t(f.startedAt)));
-            rollouts.push({ hosts: n, batch, upS: up.ms / 1000, spanS: span / 1000, facts });
+            const firstStart = Math.min(...facts.map((f) => t(f.startedAt)));
+            const lastGate = Math.max(...facts.map((f) => t(f.gate?.checkedAt)));
+            rollouts.push({ hosts: n, batch, upS: up.ms / 1000, spanS: span / 1000, headS: (firstStart - upStart) / 1000, tailS: (upEnd - lastGate) / 1000, facts });
         }
         const sshMs: number[] = [];
         const keyFile = path.join(project.root, "bench-ssh-key");
@@ -119,13 +127,15 @@ export async function main(): Promise<BenchSection> {
     const lines: string[] = [
         `Real \`pulumi\` (${plugin}; its \`command\` plugin runs the installs over real SSH), the fleet stack on n namespace hosts on this machine (own netns, sshd and nginx 1.22 each), a server-certificate rotation per row, one run each. "span": first host's install script start to the last host's gate pass, from the per-host outputs.`,
         "",
-        "| hosts | batch size | first `pulumi up` s | rotation `pulumi up` s | rollout span s | span per batch s |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| hosts | batch size | first `pulumi up` s | rotation `pulumi up` s | before the first host s | rollout span s | span per batch s | after the last gate s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ];
     for (const r of results) {
         for (const ro of r.rollouts) {
             const batches = Math.ceil(ro.hosts / ro.batch);
-            lines.push(`| ${r.n} | ${ro.batch === r.n && r.n > 1 ? `${ro.batch} (all)` : ro.batch} | ${r.firstUpS.toFixed(1)} | ${ro.upS.toFixed(1)} | ${ro.spanS.toFixed(1)} | ${(ro.spanS / batches).toFixed(2)} |`);
+            lines.push(
+                `| ${r.n} | ${ro.batch === r.n && r.n > 1 ? `${ro.batch} (all)` : ro.batch} | ${r.firstUpS.toFixed(1)} | ${ro.upS.toFixed(1)} | ${ro.headS.toFixed(1)} | ${ro.spanS.toFixed(1)} | ${(ro.spanS / batches).toFixed(2)} | ${ro.tailS.toFixed(1)} |`,
+            );
         }
     }
     // The per-host split, from the one-at-a-time rollouts (medians over their hosts).

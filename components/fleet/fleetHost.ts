@@ -29,6 +29,11 @@ export interface FleetHostArgs {
     after: pulumi.Resource[];
 }
 
+/** The last line of a command's output (the fleet stamp: `... installed at <ms>`). */
+function lastLine(out: string): string {
+    return (out ?? "").trimEnd().split("\n").pop() ?? "";
+}
+
 /** SHA-256 (lower-case hex) of the first certificate of a PEM text. */
 function certificateSha256(pem: string): string | undefined {
     const block = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(pem)?.[0];
@@ -78,12 +83,14 @@ export class FleetHost extends pulumi.ComponentResource {
             const script = `${renderInstallScript(s).replace(/\n*$/, "\n")}# mtls-nginx: restores after drift: ${restores ?? 0}\n`;
             return fleetInstallCommand(script, { host: key, sudo: s.sudo === true, remote });
         });
+        // No `triggers`: a new release changes the command's text (release id, content hash), which is an
+        // in-place update running the install again. A trigger would make it a replacement, whose old
+        // command the engine deletes after the whole rollout, one host after another (an SSH session each).
         const common = {
             create: installCommand,
             update: installCommand,
             delete: remote ? uninstallScript.apply((s) => shWrap(s)) : uninstallScript,
             stdin: payload,
-            triggers: [contentHash],
             logging: "none" as const,
             addPreviousOutputInEnv: false,
         };
@@ -112,11 +119,11 @@ export class FleetHost extends pulumi.ComponentResource {
                 `${name}-gate`,
                 {
                     create: GATE_COMMAND,
-                    environment: { MTLS_NGINX_PROBE: PROBE_SCRIPT },
+                    // Every run of the install (a new release, a restore) changes the install's last line (its
+                    // time), so the gate runs again (an update; its output holds no secret).
+                    environment: { MTLS_NGINX_PROBE: PROBE_SCRIPT, MTLS_NGINX_INSTALLED: pulumi.unsecret(this.install.stdout).apply(lastLine) },
                     // The probe key travels here only.
                     stdin: pulumi.secret(request),
-                    // Every run of the install (a new release, a restore) is checked again (its output holds no secret).
-                    triggers: [pulumi.unsecret(this.install.stdout)],
                     logging: "none",
                     addPreviousOutputInEnv: false,
                 },

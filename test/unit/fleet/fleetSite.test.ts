@@ -126,7 +126,9 @@ describe("resources per host", () => {
 
     it("installs the same release on every host (same content hash and payload), with its key on secret stdin only", () => {
         const installs = ["eu-1", "eu-2", "us-1"].map((h) => customs(r).get(`edge-site-host-${h}-install`)!);
-        expect(new Set(installs.map((i) => JSON.stringify(i.inputs.triggers))).size).toBe(1);
+        expect(new Set(installs.map((i) => /MTLS_EXPECT_HASH=([0-9a-f]{64})/.exec(i.inputs.create)![1])).size).toBe(1);
+        // No trigger: a new release is an in-place update (no replaced command to delete after the rollout).
+        for (const i of installs) expect(i.inputs.triggers).toBeUndefined();
         expect(new Set(installs.map((i) => i.inputs.stdin)).size).toBe(1);
         for (const i of installs) {
             expect(i.secretInputs.sort()).toEqual(["connection", "stdin"]);
@@ -245,7 +247,7 @@ describe("MtlsNginx with a list of hosts", () => {
         expect(customs(r).get("mtls-server-eu-2-cert")).toBeDefined();
         const one = customs(r).get("mtls-site-host-eu-1-install")!;
         const two = customs(r).get("mtls-site-host-eu-2-install")!;
-        expect(one.inputs.triggers).not.toEqual(two.inputs.triggers);
+        expect(/MTLS_EXPECT_HASH=(\w+)/.exec(one.inputs.create)![1]).not.toEqual(/MTLS_EXPECT_HASH=(\w+)/.exec(two.inputs.create)![1]);
         const served = (i: SimResource) => decodePayload(i.inputs.stdin).find((f) => f.path === "server.crt")!.content;
         expect(served(two)).not.toBe(served(one));
         expect(decodePayload(two.inputs.stdin).find((f) => f.path === "site.conf")!.content).toMatch(/server_name eu-2\.mtls\.example\.com;/);
