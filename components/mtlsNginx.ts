@@ -1,7 +1,7 @@
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { HostFacts } from "./fleet/facts";
-import { RolloutGateArgs } from "./fleet/gate";
+import { gateErrors, RolloutGateArgs } from "./fleet/gate";
 import { FleetHostTarget, FleetTargets, withRenamedInputs } from "./fleet/hosts";
 import { DockerTarget } from "./nginx/dockerTarget";
 import { HostTarget } from "./nginx/hostTarget";
@@ -26,7 +26,7 @@ import { CertificateRevocation, CertificateRevocationArgs, resolveCrlValidityMs 
 import { IssuedCertificateArgs, validateRevocationListArgs } from "./revocation/revocationList";
 import { now as clockNow } from "./util/clock";
 import { Duration, parseDuration } from "./util/duration";
-import { InputError, showValue } from "./util/errors";
+import { InputError, showValue, throwIfAny } from "./util/errors";
 import { CADENCE } from "./util/limits";
 
 /** A client as declared in MtlsNginxArgs: a ClientCertificate without its issuer, with a name. */
@@ -217,7 +217,14 @@ function resolve(name: string, args: MtlsNginxArgs): Resolved {
 function resolveFleet(args: MtlsNginxArgs, site: SiteDefinition, limits: IssuerLimits, cadenceMs: number, revocationOn: boolean): NonNullable<Resolved["fleet"]> {
     const hosts = args.target as FleetHostTarget[];
     const rollout = args.rollout ?? {};
-    const gateOn = rollout && typeof rollout === "object" && rollout.gate !== false;
+    if (!rollout || typeof rollout !== "object" || Array.isArray(rollout)) {
+        throw new InputError("rollout", `${showValue(rollout)} is not a rollout`, "give { batchSize?, gate? }");
+    }
+    throwIfAny(gateErrors(rollout.gate, "rollout.gate"));
+    if (rollout.gate && "probe" in rollout.gate) {
+        throw new InputError("rollout.gate.probe", "MtlsNginx issues the gate's probe certificate itself", "leave probe out (NginxSite takes one of yours)");
+    }
+    const gateOn = rollout.gate !== false;
     const commonName = probeCommonName(site.siteName);
     let probe: { commonName: string; validity: Duration } | undefined;
     if (gateOn) {

@@ -287,6 +287,9 @@ describe("bad fleet input is refused before any resource, naming the input and t
             /^target\[0\]\.serverNames: a host's own names get their own certificate from the CA, but the server certificate is brought/,
         ],
         ["a bad gate", () => new MtlsNginx("m", mtls([sshHost("a", 1)], { rollout: { gate: { path: "healthz" } } })), /^rollout\.gate\.path: "healthz" is not a request path/],
+        ["a gate that is not an object", () => new MtlsNginx("m", mtls([sshHost("a", 1)], { rollout: { gate: "on" as never } })), /^rollout\.gate: "on" is not a gate/],
+        ["a rollout that is not an object", () => new MtlsNginx("m", mtls([sshHost("a", 1)], { rollout: "fast" as never })), /^rollout: "fast" is not a rollout/],
+        ["a probe given to MtlsNginx", () => new MtlsNginx("m", mtls([sshHost("a", 1)], { rollout: { gate: { probe: { certPem: "c", keyPem: "k" } } as never } })), /^rollout\.gate\.probe: MtlsNginx issues the gate's probe certificate itself/],
         ["a client using the probe's name", () => new MtlsNginx("m", { ...mtls([sshHost("a", 1)]), clients: [{ name: "x", commonName: "mtls-nginx-gate-probe.m" }] }), /^clients\[0\]\.commonName: "mtls-nginx-gate-probe\.m" is the rollout gate's probe certificate's common name/],
         [
             "an NginxSite gate the allow list would refuse",
