@@ -256,6 +256,7 @@ export class EngineProject {
             if (opts.destroy !== false) await this.pulumi(["destroy", "--yes", "--skip-preview"], { allowFailure: true, timeoutMs: 120_000 });
         } finally {
             await killNginxUnder(this.root);
+            killProcessesUnder(this.root);
             fs.rmSync(this.root, { recursive: true, force: true });
         }
     }
@@ -337,6 +338,23 @@ export async function killNginxUnder(dir: string): Promise<void> {
     while (Date.now() < deadline && masters.some((m) => alive(m.pid))) await new Promise((r) => setTimeout(r, 50));
     const pids = new Set(masters.map((m) => m.pid));
     for (const p of processes()) if (pids.has(p.pid) || pids.has(p.ppid)) signal(p.pid, "SIGKILL");
+}
+
+/**
+ * Kills what a run left behind under `dir` (a plugin or a dynamic-provider host whose CLI was killed at a
+ * timeout): every process whose command line names `dir` or whose working directory is inside it.
+ */
+export function killProcessesUnder(dir: string): void {
+    for (const p of processes()) {
+        if (p.pid === process.pid) continue;
+        let cwd = "";
+        try {
+            cwd = fs.readlinkSync(`/proc/${p.pid}/cwd`);
+        } catch {
+            /* gone, or not ours to read */
+        }
+        if (p.cmdline.includes(dir) || cwd === dir || cwd.startsWith(`${dir}/`)) signal(p.pid, "SIGKILL");
+    }
 }
 
 function processes(): { pid: number; ppid: number; cmdline: string }[] {
