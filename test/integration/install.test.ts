@@ -10,7 +10,7 @@ import * as path from "path";
 import { InstallScriptInput, contentHash, encodePayload, renderInstallScript, renderUninstallScript } from "../../components/nginx/install";
 import { versionMessage } from "../../components/nginx/version";
 import { Pki, currentOf, curl, dedicatedConf, makePki, request, runScript, serverBlock, serverCert, siteFiles, startLoad, tempPaths, waitServed } from "../support/installHarness";
-import { NGINX_BIN, adopt, hasNginx, makeTestDir, startNginx, stopAll, waitForOldWorkers } from "../support/nginx";
+import { NGINX_BIN, adopt, hasNginx, makeTestDir, startNginx, stopAll, waitForOldWorkers, workersOf } from "../support/nginx";
 import { freePort } from "../support/ports";
 
 const describeNginx = hasNginx() ? describe : describe.skip;
@@ -201,6 +201,37 @@ describeNginx("install scripts against a real nginx", () => {
             expect(back.stdout).toContain(`release ${v1.id} is live (reload; previous: ${v2.id};`);
         });
 
+        test("a reload is reported live only once the old workers stopped accepting (a worker slow to handle its QUIT)", async () => {
+            const master = Number(fs.readFileSync(path.join(prefix, "logs", "nginx.pid"), "utf8").trim());
+            await waitForOldWorkers(master);
+            const old = workersOf(master).map((w) => w.pid);
+            expect(old.length).toBeGreaterThan(0);
+            // Stopped, the old worker cannot handle its QUIT (as on a busy host), while the new one serves the probe.
+            for (const pid of old) process.kill(pid, "SIGSTOP");
+            const resume = setTimeout(() => old.forEach((pid) => process.kill(pid, "SIGCONT")), 1500);
+            try {
+                const r = await runScript(renderInstallScript(input(v2.id)), v2.payload);
+                const stillAccepting = workersOf(master).filter((w) => old.includes(w.pid) && !w.shuttingDown);
+                expect(r.stderr).toBe("");
+                expect(r.code).toBe(0);
+                expect(r.stdout).toContain(`release ${v2.id} is live (reload;`);
+                expect(stillAccepting).toEqual([]);
+                expect(r.ms).toBeGreaterThanOrEqual(1400);
+            } finally {
+                clearTimeout(resume);
+                old.forEach((pid) => {
+                    try {
+                        process.kill(pid, "SIGCONT");
+                    } catch {
+                        /* exited */
+                    }
+                });
+            }
+            // Back to v1 for the uninstall test.
+            const back = await runScript(renderInstallScript(input(v1.id)), v1.payload);
+            expect(back.code).toBe(0);
+        });
+
         test("(f) uninstall leaves a site another release owns, and removes its own", async () => {
             // The resource that installed v2 is deleted after a replacement installed v1: no-op.
             const stale = await runScript(renderUninstallScript(input(v2.id)), "");
@@ -282,10 +313,14 @@ ${tempPaths(prefix)}
         expect(spawnSync("curl", ["-s", `http://127.0.0.1:${mainPort}/`], { encoding: "utf8" }).stdout).toBe("main\n");
 
         const s2 = siteFiles(await serverCert(pki), pki, render(), installDir, "s2");
+        const workersBefore = workersOf(main.pid()!).map((w) => w.pid);
         const r2 = await runScript(renderInstallScript(input(s2.id)), s2.payload);
         expect(r2.stderr).toBe("");
         expect(r2.code).toBe(0);
         expect(r2.stdout).toContain(`release ${s2.id} is live (reload; previous: ${s1.id}`);
+        // When the script says live, every worker of the old configuration has handled its QUIT: a new
+        // connection gets the new release (checked right away, no waiting here).
+        expect(workersOf(main.pid()!).filter((w) => workersBefore.includes(w.pid) && !w.shuttingDown)).toEqual([]);
         expect(curl(port, pki.client).headers.toLowerCase()).toContain(`x-mtls-release: ${s2.id}`);
 
         // Broken: tested in the full configuration of the main nginx (a mirror of it in which the include

@@ -14,7 +14,7 @@ import * as path from "path";
 import { INSTALL_STEPS, InstallScriptInput, renderInstallScript } from "../../components/nginx/install";
 import { FixtureCert } from "../support/x509";
 import { Pki, currentOf, curl, dedicatedConf, killAt, makePki, runScript, serverBlock, serverCert, siteFiles, tempPaths } from "../support/installHarness";
-import { NGINX_BIN, NginxInstance, adopt, hasNginx, makeTestDir, nginxTest, startNginx, stopAll, waitForOldWorkers } from "../support/nginx";
+import { NGINX_BIN, NginxInstance, adopt, hasNginx, makeTestDir, nginxTest, startNginx, stopAll, waitForOldWorkers, workersOf } from "../support/nginx";
 import { freePort } from "../support/ports";
 
 const describeNginx = hasNginx() ? describe : describe.skip;
@@ -222,6 +222,7 @@ ${tempPaths(prefix)}
 
                     // The next run, with a third release, succeeds; its `previous` is the last release confirmed live.
                     const c = release();
+                    const workersBefore = workersOf(mode.masterPid()!).map((w) => w.pid);
                     const r = await runScript(renderInstallScript(mode.input(c.id)), c.payload);
                     expect({ step, code: r.code, stderr: r.stderr }).toEqual({ step, code: 0, stderr: expect.not.stringMatching(/error|failed|rejected/i) });
                     // Killed between the swap and the confirmation: the journal made it restore the last confirmed release first.
@@ -236,7 +237,7 @@ ${tempPaths(prefix)}
                     last = c.id;
                     // Right after a reload, a worker of the old configuration may still take a new connection for a
                     // moment (it has not handled its QUIT yet): the new release is served within a few seconds.
-                    await waitForOldWorkers(mode.masterPid()!);
+                    await waitForOldWorkers(mode.masterPid()!, workersBefore);
                     const deadline = Date.now() + 10_000;
                     while (servedRelease(mode.port(), pki) !== `200 ${c.id}` && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
                     expect(servedRelease(mode.port(), pki)).toBe(`200 ${c.id}`);

@@ -140,25 +140,35 @@ export async function stopAll(): Promise<void> {
     await Promise.all([...started].map((instance) => instance.stop()));
 }
 
+/** The worker processes of the nginx whose master is `masterPid`, and whether each is shutting down. */
+export function workersOf(masterPid: number): Array<{ pid: number; shuttingDown: boolean }> {
+    const workers: Array<{ pid: number; shuttingDown: boolean }> = [];
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            if (Number(ppid) !== masterPid || state === "Z") continue;
+            workers.push({ pid: Number(entry), shuttingDown: fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("shutting down") });
+        } catch {
+            /* gone meanwhile */
+        }
+    }
+    return workers;
+}
+
 /**
- * Waits until no worker of the nginx whose master is `masterPid` is "shutting down": right after a
- * reload, old workers may still accept a connection for a moment and answer with the old config.
+ * Waits until a reload has settled: no worker of the nginx whose master is `masterPid` is "shutting
+ * down", and none of `workersBefore` (taken before the reload) still accepts. Right after a reload, a
+ * worker of the old configuration may take a new connection until it has handled its QUIT (on a busy
+ * machine, a while), and it answers with the old configuration.
  */
-export async function waitForOldWorkers(masterPid: number, timeoutMs = 15_000): Promise<void> {
+export async function waitForOldWorkers(masterPid: number, workersBefore: number[] = [], timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-        const shuttingDown = fs.readdirSync("/proc").filter((entry) => {
-            if (!/^\d+$/.test(entry)) return false;
-            try {
-                const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-                const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-                return ppid === masterPid && fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("shutting down");
-            } catch {
-                return false;
-            }
-        });
-        if (shuttingDown.length === 0) return;
-        if (Date.now() > deadline) throw new Error(`old nginx workers still shutting down after ${timeoutMs} ms: ${shuttingDown.join(", ")}`);
+        const pending = workersOf(masterPid).filter((w) => w.shuttingDown || workersBefore.includes(w.pid));
+        if (pending.length === 0) return;
+        if (Date.now() > deadline) throw new Error(`old nginx workers still running after ${timeoutMs} ms: ${pending.map((w) => w.pid).join(", ")}`);
         await new Promise((r) => setTimeout(r, 50));
     }
 }

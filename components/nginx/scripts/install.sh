@@ -268,6 +268,7 @@ mtls_go_live() {
     else
         [ "$MTLS_JOURNAL" = 0 ] || mtls_journal_write "$MTLS_RELEASE" "$MTLS_PREV" "$MTLS_LINK_CREATED" reloaded
         MTLS_RELOADED=1
+        _old_workers=$(mtls_accepting_workers)
         if ! _out=$(mtls_reload 2>&1); then
             printf 'mtls-nginx: the reload failed: %s\n' "$_out" >&2
             mtls_error_log_tail "$_mark"
@@ -283,6 +284,7 @@ mtls_go_live() {
         mtls_error_log_tail "$_mark"
         exit 1
     fi
+    [ "$MTLS_ACTION" != reload ] || mtls_wait_old_workers "$_old_workers"
 }
 # (8) 'previous' names the release to roll back to (confirmed live before this one); prune the rest.
 mtls_finish() {

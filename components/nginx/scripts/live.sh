@@ -121,3 +121,42 @@ mtls_wait_live() {
         sleep 0.1 2>/dev/null || sleep 1
     done
 }
+# nginx worker processes that still accept connections (not "shutting down"), as "pid master-pid"
+# lines; empty where /proc is not Linux's. Right after a reload, a worker of the old configuration
+# takes new connections until it has handled its QUIT (on a busy host, a while).
+mtls_accepting_workers() {
+    [ -r /proc/self/stat ] || return 0
+    _aw_down=" $(grep -las 'shutting down' /proc/[0-9]*/cmdline 2>/dev/null | tr '\n' ' ') "
+    grep -las '^nginx: worker process' /proc/[0-9]*/cmdline 2>/dev/null | while IFS= read -r _aw; do
+        case $_aw_down in *" $_aw "*) continue ;; esac
+        # shellcheck disable=SC2034 # fields read to reach the parent pid
+        read -r _aw_pid _aw_comm _aw_state _aw_ppid _aw_rest < "${_aw%/cmdline}/stat" 2>/dev/null || continue
+        printf '%s %s\n' "$_aw_pid" "$_aw_ppid"
+    done
+}
+# Waits (at most 5 s) until no worker of $1 (mtls_accepting_workers before the reload) whose master
+# has started workers of the new configuration still accepts: then every new connection gets the new
+# release (a revoked client is refused on its next connection). Masters that did not reload are left alone.
+mtls_wait_old_workers() {
+    [ -n "$1" ] || return 0
+    _ow_deadline=$(( $(date +%s) + 5 ))
+    while :; do
+        _ow_now=$(mtls_accepting_workers)
+        _ow_pending=
+        for _ow_pid in $(printf '%s\n' "$1" | cut -d' ' -f1); do
+            _ow_line=$(printf '%s\n' "$_ow_now" | grep "^$_ow_pid " || true)
+            [ -n "$_ow_line" ] || continue
+            _ow_master=${_ow_line#* }
+            # A master with a worker not in the list before the reload has reloaded.
+            if printf '%s\n' "$_ow_now" | grep " $_ow_master\$" | cut -d' ' -f1 | grep -qvxF "$(printf '%s\n' "$1" | cut -d' ' -f1)"; then
+                _ow_pending="$_ow_pending $_ow_pid"
+            fi
+        done
+        [ -n "$_ow_pending" ] || return 0
+        if [ "$(date +%s)" -ge "$_ow_deadline" ]; then
+            mtls_warn "old nginx worker(s)$_ow_pending still accept connections 5 s after the reload: until they handle their QUIT, a new connection may still get the previous configuration"
+            return 0
+        fi
+        sleep 0.05 2>/dev/null || sleep 1
+    done
+}
