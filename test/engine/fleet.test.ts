@@ -16,14 +16,12 @@
  * 5. Drift per host: the site removed by hand from one host is noticed by `pulumi refresh` there only,
  *    and the next `pulumi up` restores that host only.
  */
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import * as tls from "tls";
 import { parse, stringify } from "yaml";
 import { pemSha256, writeFile } from "../support/clients";
 import { SteadyLoad } from "../support/load";
-import { authorizeClientKey, namespaceHostsUnavailable, NamespaceHost, sshTargetConfig, startNamespaceHost } from "../support/netnsHost";
+import { authorizeClientKey, namespaceHostsUnavailable, NamespaceHost, siteGet, siteServedSha256, sshTargetConfig, startNamespaceHost } from "../support/netnsHost";
 import { makeTestDir } from "../support/nginx";
 import { changedSteps, describeEngine, EngineProject, pemFromP12, StateResource, urnName } from "../support/realEngine";
 import { issue, makeHierarchy, FixtureCert } from "../support/x509";
@@ -31,24 +29,8 @@ import { issue, makeHierarchy, FixtureCert } from "../support/x509";
 const SITE_NAME = "mtls.example.com";
 const NAMES = ["eu-1", "eu-2", "us-1"];
 
-/** HTTPS GET to a host's address with SNI `mtls.example.com`, with or without a client certificate. */
-function get(host: NamespaceHost, caFile: string, client?: { cert: string; key: string }): { status: number; body: string } {
-    const args = ["-sS", "--max-time", "15", "-o", "-", "-w", "\n%{http_code}", "--resolve", `${SITE_NAME}:443:${host.address}`, "--cacert", caFile];
-    if (client) args.push("--cert", client.cert, "--key", client.key);
-    const out = execFileSync("curl", [...args, `https://${SITE_NAME}/`], { encoding: "utf8" });
-    const lines = out.split("\n");
-    return { status: Number(lines.pop()), body: lines.join("\n") };
-}
-
-function servedSha256(host: NamespaceHost): Promise<string> {
-    return new Promise((resolve, reject) => {
-        const socket = tls.connect({ host: host.address, port: 443, servername: SITE_NAME, rejectUnauthorized: false }, () => {
-            resolve(pemSha256(`-----BEGIN CERTIFICATE-----\n${socket.getPeerCertificate().raw.toString("base64")}\n-----END CERTIFICATE-----\n`));
-            socket.destroy();
-        });
-        socket.on("error", reject);
-    });
-}
+const get = (host: NamespaceHost, caFile: string, client?: { cert: string; key: string }) => siteGet(host, SITE_NAME, caFile, client);
+const servedSha256 = (host: NamespaceHost) => siteServedSha256(host, SITE_NAME);
 
 /** What an install resource last ran (its id and output: secrets are re-encrypted on every checkpoint, so not compared). */
 function ran(r: StateResource): unknown {

@@ -6,36 +6,18 @@
  * the nginx's config path and reload command. Install, mTLS through the site, a server-certificate
  * rotation (as certbot's renewal would bring), and destroy.
  */
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import * as tls from "tls";
 import { parse, stringify } from "yaml";
 import { pemSha256, writeFile } from "../support/clients";
-import { namespaceHostsUnavailable, NamespaceHost, startNamespaceHost } from "../support/netnsHost";
+import { namespaceHostsUnavailable, NamespaceHost, siteGet, siteServedSha256, startNamespaceHost } from "../support/netnsHost";
 import { describeEngine, EngineProject, pemFromP12, urnName } from "../support/realEngine";
 import { issue, makeHierarchy, FixtureCert } from "../support/x509";
 
 const SITE_NAME = "mtls.example.com";
 
-/** HTTPS GET through the namespace host's address with SNI `mtls.example.com`, with or without a client certificate. */
-function get(host: NamespaceHost, caFile: string, client?: { cert: string; key: string }): { status: number; body: string } {
-    const args = ["-sS", "--max-time", "15", "-o", "-", "-w", "\n%{http_code}", "--resolve", `${SITE_NAME}:443:${host.address}`, "--cacert", caFile];
-    if (client) args.push("--cert", client.cert, "--key", client.key);
-    const out = execFileSync("curl", [...args, `https://${SITE_NAME}/`], { encoding: "utf8" });
-    const lines = out.split("\n");
-    return { status: Number(lines.pop()), body: lines.join("\n") };
-}
-
-function servedSha256(host: NamespaceHost): Promise<string> {
-    return new Promise((resolve, reject) => {
-        const socket = tls.connect({ host: host.address, port: 443, servername: SITE_NAME, rejectUnauthorized: false }, () => {
-            resolve(pemSha256(`-----BEGIN CERTIFICATE-----\n${socket.getPeerCertificate().raw.toString("base64")}\n-----END CERTIFICATE-----\n`));
-            socket.destroy();
-        });
-        socket.on("error", reject);
-    });
-}
+const get = (host: NamespaceHost, caFile: string, client?: { cert: string; key: string }) => siteGet(host, SITE_NAME, caFile, client);
+const servedSha256 = (host: NamespaceHost) => siteServedSha256(host, SITE_NAME);
 
 const unavailable = namespaceHostsUnavailable();
 

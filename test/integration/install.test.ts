@@ -9,7 +9,7 @@ import * as net from "net";
 import * as path from "path";
 import { InstallScriptInput, contentHash, encodePayload, renderInstallScript, renderUninstallScript } from "../../components/nginx/install";
 import { versionMessage } from "../../components/nginx/version";
-import { Pki, currentOf, curl, dedicatedConf, makePki, request, runScript, serverBlock, serverCert, siteFiles, startLoad, tempPaths, waitServed } from "../support/installHarness";
+import { Pki, currentOf, curl, dedicatedConf, makePki, request, runScript, serverBlock, serverCert, siteFiles, startLoad, waitServed, writeMainConf } from "../support/installHarness";
 import { NGINX_BIN, adopt, hasNginx, makeTestDir, startNginx, stopAll, waitForOldWorkers, workersOf } from "../support/nginx";
 import { freePort } from "../support/ports";
 
@@ -260,26 +260,9 @@ describeNginx("install scripts against a real nginx", () => {
         const dir = makeTestDir("install-system");
         const prefix = path.join(dir, "nginx");
         const installDir = path.join(dir, "site");
-        const confD = path.join(prefix, "conf.d");
-        fs.mkdirSync(path.join(prefix, "logs"), { recursive: true, mode: 0o755 });
-        fs.mkdirSync(confD, { recursive: true, mode: 0o755 });
         const mainPort = await freePort();
         const port = await freePort();
-        const mainConf = path.join(prefix, "nginx.conf");
-        fs.writeFileSync(
-            mainConf,
-            `worker_processes 1;
-pid ${prefix}/logs/nginx.pid;
-error_log ${prefix}/logs/error.log info;
-events { worker_connections 256; }
-http {
-    access_log off;
-${tempPaths(prefix)}
-    server { listen 127.0.0.1:${mainPort}; location / { return 200 "main\\n"; } }
-    include ${confD}/*.conf;
-}
-`,
-        );
+        const { mainConf, confD } = writeMainConf(prefix, mainPort);
         const main = await startNginx(prefix, mainConf);
         const includeLink = path.join(confD, "mtls-site.conf");
         const input = (id: string): InstallScriptInput => ({
@@ -374,24 +357,8 @@ ${tempPaths(prefix)}
         const dir = makeTestDir("install-tail");
         const prefix = path.join(dir, "nginx");
         const installDir = path.join(dir, "site");
-        const confD = path.join(prefix, "conf.d");
-        fs.mkdirSync(path.join(prefix, "logs"), { recursive: true, mode: 0o755 });
-        fs.mkdirSync(confD, { recursive: true, mode: 0o755 });
         const port = await freePort();
-        const mainConf = path.join(prefix, "nginx.conf");
-        fs.writeFileSync(
-            mainConf,
-            `worker_processes 1;
-pid ${prefix}/logs/nginx.pid;
-error_log ${prefix}/logs/error.log info;
-events { worker_connections 256; }
-http {
-    access_log off;
-${tempPaths(prefix)}
-    include ${confD}/*.conf;
-}
-`,
-        );
+        const { mainConf, confD } = writeMainConf(prefix);
         // Another mTLS site already answers for "localhost" on that port (included first): nginx warns at the
         // reload that the new one's name is ignored, and the installer's probes reach the other site.
         const other = await serverCert(pki);
@@ -432,22 +399,8 @@ ${tempPaths(prefix)}
         const dir = makeTestDir("install-external");
         const prefix = path.join(dir, "prefix");
         const installDir = path.join(dir, "site");
-        fs.mkdirSync(path.join(prefix, "logs"), { recursive: true, mode: 0o755 });
         const port = await freePort();
-        const conf = path.join(prefix, "main.conf");
-        fs.writeFileSync(
-            conf,
-            `worker_processes 1;
-pid ${prefix}/logs/nginx.pid;
-error_log ${prefix}/logs/error.log info;
-events { worker_connections 256; }
-http {
-    access_log off;
-${tempPaths(prefix)}
-    include ${installDir}/current/site.conf;
-}
-`,
-        );
+        const conf = writeMainConf(prefix, undefined, { include: `${installDir}/current/site.conf`, file: "main.conf" }).mainConf;
         const input = (id: string): InstallScriptInput => ({
             installDir,
             releaseId: id,

@@ -13,7 +13,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { INSTALL_STEPS, InstallScriptInput, renderInstallScript } from "../../components/nginx/install";
 import { FixtureCert } from "../support/x509";
-import { Pki, currentOf, curl, dedicatedConf, killAt, makePki, runScript, serverBlock, serverCert, siteFiles, tempPaths } from "../support/installHarness";
+import { Pki, currentOf, curl, dedicatedConf, killAt, makePki, runScript, serverBlock, serverCert, siteFiles, writeMainConf } from "../support/installHarness";
 import { NGINX_BIN, NginxInstance, adopt, hasNginx, makeTestDir, nginxTest, startNginx, stopAll, waitForOldWorkers, workersOf } from "../support/nginx";
 import { freePort } from "../support/ports";
 
@@ -127,24 +127,9 @@ describeNginx("an install killed at any step leaves nginx valid, serving the las
             installDir,
             port: () => port,
             async setup() {
-                fs.mkdirSync(path.join(prefix, "logs"), { recursive: true, mode: 0o755 });
-                fs.mkdirSync(confD, { recursive: true, mode: 0o755 });
                 const mainPort = await freePort();
                 port = await freePort();
-                fs.writeFileSync(
-                    mainConf,
-                    `worker_processes 1;
-pid ${prefix}/logs/nginx.pid;
-error_log ${prefix}/logs/error.log info;
-events { worker_connections 256; }
-http {
-    access_log off;
-${tempPaths(prefix)}
-    server { listen 127.0.0.1:${mainPort}; location / { return 200 "main\\n"; } }
-    include ${confD}/*.conf;
-}
-`,
-                );
+                writeMainConf(prefix, mainPort);
                 main = await startNginx(prefix, mainConf);
             },
             input: (id) => ({

@@ -125,6 +125,33 @@ export function tempPaths(prefix: string): string {
     return ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `    ${t}_temp_path ${prefix}/${t}_temp;`).join("\n");
 }
 
+/**
+ * A host's main nginx.conf under `prefix` (logs/, temp paths, `include conf.d/*.conf`), as a system nginx
+ * has: with `mainPort`, a plain server of its own on it answering "main"; `include` in place of conf.d's
+ * files, `file` in place of nginx.conf. Returns the file and conf.d.
+ */
+export function writeMainConf(prefix: string, mainPort?: number, o: { include?: string; file?: string } = {}): { mainConf: string; confD: string } {
+    const confD = path.join(prefix, "conf.d");
+    fs.mkdirSync(path.join(prefix, "logs"), { recursive: true, mode: 0o755 });
+    fs.mkdirSync(confD, { recursive: true, mode: 0o755 });
+    const mainConf = path.join(prefix, o.file ?? "nginx.conf");
+    const mainServer = mainPort === undefined ? "" : `    server { listen 127.0.0.1:${mainPort}; location / { return 200 "main\\n"; } }\n`;
+    fs.writeFileSync(
+        mainConf,
+        `worker_processes 1;
+pid ${prefix}/logs/nginx.pid;
+error_log ${prefix}/logs/error.log info;
+events { worker_connections 256; }
+http {
+    access_log off;
+${tempPaths(prefix)}
+${mainServer}    include ${o.include ?? `${confD}/*.conf`};
+}
+`,
+    );
+    return { mainConf, confD };
+}
+
 /** A small mTLS server block, as the renderer would write it. */
 export function serverBlock(o: { rel: string; id: string; port: number; extraListen?: number; extra?: string }): string {
     return `    server {

@@ -8,10 +8,12 @@
  * Needs root and iproute2. Every host started here is stopped by `stop()`, and, as a last resort, when the
  * process exits (namespaces deleted, sshd and nginx killed).
  */
+import * as crypto from "crypto";
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
+import * as tls from "tls";
 import { makeTestDir, NGINX_BIN } from "./nginx";
 
 export interface NamespaceHost {
@@ -296,4 +298,24 @@ export function sshTargetConfig(host: NamespaceHost, opts: { name?: string; inst
 /** Lets `from`'s client key log in to `to` too: one deploy key for several hosts, as a fleet stack's sshPrivateKey. */
 export function authorizeClientKey(to: NamespaceHost, from: NamespaceHost): void {
     fs.appendFileSync(path.join(to.dir, "ssh", "authorized_keys"), fs.readFileSync(path.join(from.dir, "ssh", "client_ed25519.pub")));
+}
+
+/** HTTPS GET to a namespace host's address on 443 with SNI and Host `siteName`, with or without a client certificate. */
+export function siteGet(host: NamespaceHost, siteName: string, caFile: string, client?: { cert: string; key: string }): { status: number; body: string } {
+    const args = ["-sS", "--max-time", "15", "-o", "-", "-w", "\n%{http_code}", "--resolve", `${siteName}:443:${host.address}`, "--cacert", caFile];
+    if (client) args.push("--cert", client.cert, "--key", client.key);
+    const out = execFileSync("curl", [...args, `https://${siteName}/`], { encoding: "utf8" });
+    const lines = out.split("\n");
+    return { status: Number(lines.pop()), body: lines.join("\n") };
+}
+
+/** The sha256 (hex) of the server certificate a namespace host serves on 443 for SNI `siteName`. */
+export function siteServedSha256(host: NamespaceHost, siteName: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const socket = tls.connect({ host: host.address, port: 443, servername: siteName, rejectUnauthorized: false }, () => {
+            resolve(crypto.createHash("sha256").update(socket.getPeerCertificate().raw).digest("hex"));
+            socket.destroy();
+        });
+        socket.on("error", reject);
+    });
 }
