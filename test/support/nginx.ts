@@ -15,6 +15,24 @@ export function hasNginx(): boolean {
     return fs.existsSync(NGINX_BIN);
 }
 
+let prunedOldTestDirs = false;
+/**
+ * Removes test directories older than a day (earlier runs'; a run takes well under an hour), once per
+ * process. A run keeps its own directories, so a failure can be looked at afterwards.
+ */
+function pruneOldTestDirs(base: string): void {
+    prunedOldTestDirs = true;
+    const cutoff = Date.now() - 24 * 3600 * 1000;
+    for (const entry of fs.readdirSync(base)) {
+        const dir = path.join(base, entry);
+        try {
+            if (fs.lstatSync(dir).mtimeMs < cutoff) fs.rmSync(dir, { recursive: true, force: true });
+        } catch {
+            /* taken by another worker's prune, or not ours to remove */
+        }
+    }
+}
+
 /**
  * A fresh directory for one test, readable by nginx workers (which run as `nobody` when the
  * master is root, as in CI containers): 0755, unlike mkdtemp's 0700.
@@ -23,6 +41,7 @@ export function makeTestDir(label: string): string {
     const base = path.join(os.tmpdir(), "mtls-nginx-tests");
     fs.mkdirSync(base, { recursive: true, mode: 0o755 });
     fs.chmodSync(base, 0o755);
+    if (!prunedOldTestDirs) pruneOldTestDirs(base);
     const dir = fs.mkdtempSync(path.join(base, `${label}-`));
     fs.chmodSync(dir, 0o755);
     return dir;
