@@ -147,6 +147,11 @@ export function pemBegin(label: string): string {
     return `-----BEGIN ${label}-----`;
 }
 
+/** Whole PEM blocks whose label matches `label` (a regular-expression source), e.g. "(?:RSA |EC )?PRIVATE KEY". */
+export function pemBlocks(text: string, label: string): string[] {
+    return text.match(new RegExp(`${pemBegin(`(?:${label})`)}[\\s\\S]+?-----END (?:${label})-----`, "g")) ?? [];
+}
+
 /** A syntactically PEM-shaped placeholder (not key material) for tests that only need the shape. */
 export function fakePem(label: string, body: string): string {
     return `${pemBegin(label)}\n${body}\n-----END ${label}-----\n`;
