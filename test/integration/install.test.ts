@@ -9,7 +9,7 @@ import * as net from "net";
 import * as path from "path";
 import { InstallScriptInput, contentHash, encodePayload, renderInstallScript, renderUninstallScript } from "../../components/nginx/install";
 import { versionMessage } from "../../components/nginx/version";
-import { Pki, currentOf, curl, dedicatedConf, makePki, request, runScript, serverBlock, serverCert, siteFiles, startLoad, waitServed, writeMainConf } from "../support/installHarness";
+import { Pki, currentOf, curl, dedicatedConf, makePki, request, runScript, serverBlock, serverCert, siteFiles, startLoad, systemControl, waitServed, writeMainConf } from "../support/installHarness";
 import { NGINX_BIN, adopt, hasNginx, makeTestDir, startNginx, stopAll, waitForOldWorkers, workersOf } from "../support/nginx";
 import { freePort } from "../support/ports";
 
@@ -269,14 +269,7 @@ describeNginx("install scripts against a real nginx", () => {
             installDir,
             releaseId: id,
             site: "system-site",
-            control: {
-                kind: "system",
-                nginxBinary: NGINX_BIN,
-                includeLink,
-                nginxArgs: ["-p", prefix, "-c", mainConf],
-                reload: { command: `${NGINX_BIN} -p '${prefix}' -c '${mainConf}' -s reload` },
-                errorLog: path.join(prefix, "logs", "error.log"),
-            },
+            control: systemControl(prefix, mainConf, includeLink),
             // The real Debian nginx 1.22.1 carries the CVE-2025-23419 backport: "refuse" lets it through.
             sharedListen: true,
             versionPolicy: "refuse",
@@ -373,14 +366,7 @@ describeNginx("install scripts against a real nginx", () => {
             installDir,
             releaseId: id,
             site: "tail",
-            control: {
-                kind: "system",
-                nginxBinary: NGINX_BIN,
-                includeLink: path.join(confD, "mtls-tail.conf"),
-                nginxArgs: ["-p", prefix, "-c", mainConf],
-                reload: { command: `${NGINX_BIN} -p '${prefix}' -c '${mainConf}' -s reload` },
-                errorLog: path.join(prefix, "logs", "error.log"),
-            },
+            control: systemControl(prefix, mainConf, path.join(confD, "mtls-tail.conf")),
             sharedListen: true,
             liveCheck: { port, serverName: "localhost", timeoutSeconds: 3 },
         });

@@ -13,7 +13,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { INSTALL_STEPS, InstallScriptInput, renderInstallScript } from "../../components/nginx/install";
 import { FixtureCert } from "../support/x509";
-import { Pki, currentOf, curl, dedicatedConf, killAt, makePki, runScript, serverBlock, serverCert, siteFiles, writeMainConf } from "../support/installHarness";
+import { Pki, currentOf, curl, dedicatedConf, killAt, makePki, runScript, serverBlock, serverCert, siteFiles, systemControl, writeMainConf } from "../support/installHarness";
 import { NGINX_BIN, NginxInstance, adopt, hasNginx, makeTestDir, nginxTest, startNginx, stopAll, waitForOldWorkers, workersOf } from "../support/nginx";
 import { freePort } from "../support/ports";
 
@@ -136,14 +136,7 @@ describeNginx("an install killed at any step leaves nginx valid, serving the las
                 installDir,
                 releaseId: id,
                 site: "crash-system",
-                control: {
-                    kind: "system",
-                    nginxBinary: NGINX_BIN,
-                    includeLink: path.join(confD, "mtls-crash.conf"),
-                    nginxArgs: ["-p", prefix, "-c", mainConf],
-                    reload: { command: `${NGINX_BIN} -p '${prefix}' -c '${mainConf}' -s reload` },
-                    errorLog: path.join(prefix, "logs", "error.log"),
-                },
+                control: systemControl(prefix, mainConf, path.join(confD, "mtls-crash.conf")),
                 sharedListen: true,
                 liveCheck: { port, serverName: "localhost", timeoutSeconds: 5 },
                 testHooks: true,

@@ -7,7 +7,8 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as https from "https";
 import * as path from "path";
-import { InstallFile, RELEASE_HEADER, encodePayload, releaseId } from "../../components/nginx/install";
+import { InstallFile, InstallScriptInput, RELEASE_HEADER, encodePayload, releaseId } from "../../components/nginx/install";
+import { NGINX_BIN } from "./nginx";
 import { FixtureCert, issue, makeHierarchy } from "./x509";
 
 export interface RunResult {
@@ -150,6 +151,18 @@ ${mainServer}    include ${o.include ?? `${confD}/*.conf`};
 `,
     );
     return { mainConf, confD };
+}
+
+/** The install script's control for the main nginx of writeMainConf: the site included through `includeLink`, reloaded by a user command. */
+export function systemControl(prefix: string, mainConf: string, includeLink: string): InstallScriptInput["control"] {
+    return {
+        kind: "system",
+        nginxBinary: NGINX_BIN,
+        includeLink,
+        nginxArgs: ["-p", prefix, "-c", mainConf],
+        reload: { command: `${NGINX_BIN} -p '${prefix}' -c '${mainConf}' -s reload` },
+        errorLog: path.join(prefix, "logs", "error.log"),
+    };
 }
 
 /** A small mTLS server block, as the renderer would write it. */

@@ -2,9 +2,11 @@
  * Reads a stack file (stacks/Pulumi.<stack>.yaml) into the flat `namespace:key -> string` map that
  * Pulumi passes to a program (objects as JSON), for running index.ts under the simulator.
  */
+import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
+import type { ConfigReader } from "../../components/config/stackConfig";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 
@@ -24,4 +26,15 @@ export function toProgramConfig(config: Record<string, unknown>): Record<string,
         out[key] = typeof value === "string" ? value : JSON.stringify(value);
     }
     return out;
+}
+
+/** A config reader over plain `mtls-nginx:<key>` values, shaped like pulumi.Config("mtls-nginx"). */
+export function configReader(values: Record<string, unknown>): ConfigReader {
+    const get = (key: string) => values[`mtls-nginx:${key}`];
+    return {
+        getObject: <T>(key: string) => get(key) as T | undefined,
+        get: (key: string) => (get(key) === undefined ? undefined : String(get(key))),
+        getSecret: (key: string) => (get(key) === undefined ? undefined : pulumi.secret(String(get(key)))),
+        getSecretObject: <T>(key: string) => (get(key) === undefined ? undefined : (pulumi.secret(get(key)) as unknown as pulumi.Output<T>)),
+    };
 }

@@ -5,25 +5,10 @@
 import { fakePem } from "../../support/x509";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { ConfigReader, inConfigNamespace, readStackConfig } from "../../../components/config/stackConfig";
+import { inConfigNamespace, readStackConfig } from "../../../components/config/stackConfig";
 import { MtlsNginx } from "../../../components/mtlsNginx";
 import { DeploymentSimulator } from "../../support/engine";
-import { PROJECT_DIR, readStackFile } from "../../support/stackConfig";
-
-/** A config reader over plain values, shaped like pulumi.Config("mtls-nginx"). */
-function reader(values: Record<string, unknown>): ConfigReader {
-    const get = (key: string) => values[`mtls-nginx:${key}`];
-    return {
-        getObject: <T>(key: string) => {
-            const v = get(key);
-            if (typeof v === "string" && v.startsWith("!json:")) return JSON.parse(v.slice(6)) as T;
-            return v as T | undefined;
-        },
-        get: (key: string) => (get(key) === undefined ? undefined : String(get(key))),
-        getSecret: (key: string) => (get(key) === undefined ? undefined : pulumi.secret(String(get(key)))),
-        getSecretObject: <T>(key: string) => (get(key) === undefined ? undefined : (pulumi.secret(get(key)) as unknown as pulumi.Output<T>)),
-    };
-}
+import { configReader, PROJECT_DIR, readStackFile } from "../../support/stackConfig";
 
 function dev(): Record<string, any> {
     return JSON.parse(JSON.stringify(readStackFile("dev")));
@@ -32,7 +17,7 @@ function dev(): Record<string, any> {
 async function attempt(values: Record<string, unknown>) {
     const sim = new DeploymentSimulator();
     const run = sim.run(() => {
-        inConfigNamespace(() => new MtlsNginx("mtls", readStackConfig(reader(values), PROJECT_DIR)));
+        inConfigNamespace(() => new MtlsNginx("mtls", readStackConfig(configReader(values), PROJECT_DIR)));
     });
     return { run, sim };
 }
@@ -45,7 +30,7 @@ async function expectConfigError(values: Record<string, unknown>, message: RegEx
 
 describe("readStackConfig", () => {
     it("maps the dev stack onto MtlsNginxArgs, resolving the install directory against the project", () => {
-        const args = readStackConfig(reader(dev()), "/project");
+        const args = readStackConfig(configReader(dev()), "/project");
         expect(args.target).toMatchObject({ kind: "local", installDir: path.resolve("/project", ".dev/nginx"), nginx: { kind: "dedicated" } });
         expect(args.clients.map((c) => c.name)).toEqual(["alice", "bob"]);
         expect(args.cadence).toBe("24h");
@@ -57,7 +42,7 @@ describe("readStackConfig", () => {
         values["mtls-nginx:serverCertificatePem"] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
         values["mtls-nginx:serverPrivateKeyPem"] = fakePem("PRIVATE KEY", "MIIB");
         values["mtls-nginx:sshPrivateKey"] = fakePem("OPENSSH PRIVATE KEY", "b3Bl");
-        const args = readStackConfig(reader(values), "/project");
+        const args = readStackConfig(configReader(values), "/project");
         expect(args.server).toHaveProperty("provided");
         expect(args.target.kind).toBe("ssh");
         const connection = (args.target as { connection: pulumi.Input<{ host: string; user: string; privateKey: pulumi.Input<string> }> }).connection;

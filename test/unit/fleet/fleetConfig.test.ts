@@ -4,22 +4,12 @@
  * bad fleet config names the config key (`mtls-nginx:target[1].name`) and the fix.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigReader, inConfigNamespace, readStackConfig } from "../../../components/config/stackConfig";
+import { inConfigNamespace, readStackConfig } from "../../../components/config/stackConfig";
 import { FleetTargets } from "../../../components/fleet/hosts";
 import { MtlsNginx } from "../../../components/mtlsNginx";
 import { DeploymentSimulator } from "../../support/engine";
-import { PROJECT_DIR, readStackFile } from "../../support/stackConfig";
+import { configReader, PROJECT_DIR, readStackFile } from "../../support/stackConfig";
 import { fakePem, issue, makeHierarchy } from "../../support/x509";
-
-function reader(values: Record<string, unknown>): ConfigReader {
-    const get = (key: string) => values[`mtls-nginx:${key}`];
-    return {
-        getObject: <T>(key: string) => get(key) as T | undefined,
-        get: (key: string) => (get(key) === undefined ? undefined : String(get(key))),
-        getSecret: (key: string) => (get(key) === undefined ? undefined : pulumi.secret(String(get(key)))),
-        getSecretObject: <T>(key: string) => (get(key) === undefined ? undefined : (pulumi.secret(get(key)) as unknown as pulumi.Output<T>)),
-    };
-}
 
 function fleet(): Record<string, any> {
     const values = JSON.parse(JSON.stringify(readStackFile("fleet")));
@@ -31,7 +21,7 @@ function fleet(): Record<string, any> {
 
 describe("the fleet stack", () => {
     it("reads target as three SSH hosts by name, each with the shared deploy key, and the rollout", () => {
-        const args = readStackConfig(reader(fleet()), PROJECT_DIR);
+        const args = readStackConfig(configReader(fleet()), PROJECT_DIR);
         const hosts = args.target as FleetTargets;
         expect(Array.isArray(hosts)).toBe(true);
         expect(hosts.map((h) => [h.name, h.kind])).toEqual([
@@ -57,7 +47,7 @@ describe("the fleet stack", () => {
         const leaf = await issue({ subject: "CN=mtls.example.com", dnsNames: ["mtls.example.com"], usage: "server" }, web.root);
         const values = { ...fleet(), "mtls-nginx:serverCertificatePem": leaf.certPem, "mtls-nginx:serverPrivateKeyPem": leaf.key.privateKeyPem };
         const r = await new DeploymentSimulator().run(() => {
-            inConfigNamespace(() => new MtlsNginx("mtls", readStackConfig(reader(values), PROJECT_DIR)));
+            inConfigNamespace(() => new MtlsNginx("mtls", readStackConfig(configReader(values), PROJECT_DIR)));
         });
         const hostComponents = [...r.resources.values()].filter((x) => x.type === "mtls-nginx:fleet:Host").map((x) => x.name);
         expect(hostComponents).toEqual(["mtls-site-host-eu-1", "mtls-site-host-eu-2", "mtls-site-host-us-1"]);
@@ -81,6 +71,6 @@ describe("bad fleet config names the key and the fix", () => {
         const values = fleet();
         change(values);
         const sim = new DeploymentSimulator();
-        await expect(sim.run(() => void inConfigNamespace(() => new MtlsNginx("mtls", readStackConfig(reader(values), PROJECT_DIR))))).rejects.toThrow(message);
+        await expect(sim.run(() => void inConfigNamespace(() => new MtlsNginx("mtls", readStackConfig(configReader(values), PROJECT_DIR))))).rejects.toThrow(message);
     });
 });

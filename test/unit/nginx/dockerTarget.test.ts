@@ -33,8 +33,8 @@ import { decodePayload, renderInstallScript, renderUninstallScript } from "../..
 import { uninstallInput } from "../../../components/nginx/hostTarget";
 import { NginxSite } from "../../../components/nginx/site";
 import { DeploymentSimulator, Executor, RunResult, SimResource, Step } from "../../support/engine";
-import { PROJECT_DIR, readStackFile, toProgramConfig } from "../../support/stackConfig";
-import { ConfigReader, inConfigNamespace, readStackConfig } from "../../../components/config/stackConfig";
+import { configReader, PROJECT_DIR, readStackFile, toProgramConfig } from "../../support/stackConfig";
+import { inConfigNamespace, readStackConfig } from "../../../components/config/stackConfig";
 import { issue, makeHierarchy } from "../../support/x509";
 
 const CONTAINER = "docker:index/container:Container";
@@ -457,24 +457,13 @@ describe("bad Docker target input fails at construction, naming the input and th
     });
 });
 
-/** A config reader over plain values, shaped like pulumi.Config("mtls-nginx"). */
-function reader(values: Record<string, unknown>): ConfigReader {
-    const get = (key: string) => values[`mtls-nginx:${key}`];
-    return {
-        getObject: <T>(key: string) => get(key) as T | undefined,
-        get: (key: string) => (get(key) === undefined ? undefined : String(get(key))),
-        getSecret: (key: string) => (get(key) === undefined ? undefined : pulumi.secret(String(get(key)))),
-        getSecretObject: <T>(key: string) => (get(key) === undefined ? undefined : (pulumi.secret(get(key)) as unknown as pulumi.Output<T>)),
-    };
-}
-
 describe("stacks/Pulumi.docker.yaml", () => {
     it("maps onto a docker target (host is the Docker host; installDir stays a container path)", () => {
         const values = JSON.parse(JSON.stringify(readStackFile("docker")));
-        expect(readStackConfig(reader(values), "/project").target).toEqual({ kind: "docker", image: "nginx:1.28.0", ports: [{ hostIp: "127.0.0.1", hostPort: 8443 }], restart: "unless-stopped" });
+        expect(readStackConfig(configReader(values), "/project").target).toEqual({ kind: "docker", image: "nginx:1.28.0", ports: [{ hostIp: "127.0.0.1", hostPort: 8443 }], restart: "unless-stopped" });
         values["mtls-nginx:target"].host = "ssh://deploy@docker.example.com";
         values["mtls-nginx:target"].installDir = "/srv/mtls";
-        expect(readStackConfig(reader(values), "/project").target).toMatchObject({ host: "ssh://deploy@docker.example.com", installDir: "/srv/mtls" });
+        expect(readStackConfig(configReader(values), "/project").target).toMatchObject({ host: "ssh://deploy@docker.example.com", installDir: "/srv/mtls" });
     });
 
     it("names the config key of a docker target mistake", async () => {
@@ -482,7 +471,7 @@ describe("stacks/Pulumi.docker.yaml", () => {
         values["mtls-nginx:target"].user = "deploy";
         values["mtls-nginx:target"].ports[0].hostPort = 8443.5;
         const sim = newSim();
-        await expect(sim.run(() => inConfigNamespace(() => new MtlsNginx("mtls", readStackConfig(reader(values), PROJECT_DIR))))).rejects.toThrow(
+        await expect(sim.run(() => inConfigNamespace(() => new MtlsNginx("mtls", readStackConfig(configReader(values), PROJECT_DIR))))).rejects.toThrow(
             /mtls-nginx:target\.user: is a setting of the host targets[\s\S]*mtls-nginx:target\.ports\[0\]\.hostPort: 8443\.5 is not a whole number/,
         );
         expect([...sim.state.values()].filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
