@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HostFacts } from "./fleet/facts";
 import { gateErrors, RolloutGateArgs } from "./fleet/gate";
 import { FleetHostTarget, FleetTargets, withRenamedInputs } from "./fleet/hosts";
+import { refuseRolloutWithoutFleet, rolloutObject } from "./fleet/rollout";
 import { DockerTarget } from "./nginx/dockerTarget";
 import { HostTarget } from "./nginx/hostTarget";
 import { SiteDefinition } from "./nginx/release";
@@ -201,9 +202,7 @@ function resolve(name: string, args: MtlsNginxArgs): Resolved {
     const verifyDepth = args.ca instanceof CertificateAuthority ? args.ca.verifyDepth : args.ca.intermediate ? 2 : 1;
     const { siteName: _s, serverNames: _n, ...site } = args.site;
     if (!Array.isArray(args.target)) {
-        if (args.rollout !== undefined) {
-            throw new InputError("rollout", "applies to a list of targets only", "give target as a list of hosts ([{ name, kind, ... }]), or leave rollout out");
-        }
+        refuseRolloutWithoutFleet(args.rollout);
         resolveNginxSiteArgs({ site: { ...site, siteName, serverNames, verifyDepth }, target: args.target }, { trustedCa: false, crl: revocationOn });
         return { cadenceMs, siteName, serverNames };
     }
@@ -216,10 +215,7 @@ function resolve(name: string, args: MtlsNginxArgs): Resolved {
  */
 function resolveFleet(args: MtlsNginxArgs, site: SiteDefinition, limits: IssuerLimits, cadenceMs: number, revocationOn: boolean): NonNullable<Resolved["fleet"]> {
     const hosts = args.target as FleetHostTarget[];
-    const rollout = args.rollout ?? {};
-    if (!rollout || typeof rollout !== "object" || Array.isArray(rollout)) {
-        throw new InputError("rollout", `${showValue(rollout)} is not a rollout`, "give { batchSize?, gate? }");
-    }
+    const rollout: MtlsNginxRolloutArgs = rolloutObject(args.rollout);
     throwIfAny(gateErrors(rollout.gate, "rollout.gate"));
     if (rollout.gate && "probe" in rollout.gate) {
         throw new InputError("rollout.gate.probe", "MtlsNginx issues the gate's probe certificate itself", "leave probe out (NginxSite takes one of yours)");

@@ -6,7 +6,7 @@
 import * as crypto from "crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ServedRelease } from "../nginx/drift";
+import { ServedRelease, servedReleaseFor, siteAddress, withRestoreCount } from "../nginx/drift";
 import { HostTarget, HostTargetSettings, uninstallInput } from "../nginx/hostTarget";
 import { InstallScriptInput, renderInstallScript, renderUninstallScript } from "../nginx/install";
 import { RELEASE_FILES, SiteRelease } from "../nginx/release";
@@ -74,14 +74,12 @@ export class FleetHost extends pulumi.ComponentResource {
 
         // Where the machine running Pulumi reaches the site: the drift check and the gate.
         const check = settings.script.liveCheck;
-        const address: pulumi.Input<string> = args.target.kind === "ssh" ? pulumi.output(args.target.connection).apply((c) => c.host) : (check.host ?? "127.0.0.1");
-        const serverName = check.serverName ?? (typeof address === "string" ? address : "localhost");
-        this.served = new ServedRelease(`${name}-served`, { host: address, port: check.port, serverName, releaseId: this.releaseId }, { parent: this });
+        const address = siteAddress(args.target, settings);
+        this.served = servedReleaseFor(name, address, settings, this.releaseId, { parent: this });
 
         // A refresh that finds the site gone counts a restore, which changes the command's text (see drift.ts).
         const installCommand = pulumi.all([this.served.restores, scriptInput]).apply(([restores, s]) => {
-            const script = `${renderInstallScript(s).replace(/\n*$/, "\n")}# mtls-nginx: restores after drift: ${restores ?? 0}\n`;
-            return fleetInstallCommand(script, { host: key, sudo: s.sudo === true, remote });
+            return fleetInstallCommand(withRestoreCount(renderInstallScript(s), restores), { host: key, sudo: s.sudo === true, remote });
         });
         // No `triggers`: a new release changes the command's text (release id, content hash), which is an
         // in-place update running the install again. A trigger would make it a replacement, whose old

@@ -20,6 +20,22 @@ export interface RolloutPlan {
     batchOf: Record<string, number>;
 }
 
+/** A rollout given with a single target: refused (it orders the hosts of a list). */
+export function refuseRolloutWithoutFleet(rollout: unknown): void {
+    if (rollout !== undefined) {
+        throw new InputError("rollout", "applies to a list of targets only", "give target as a list of hosts ([{ name, kind, ... }]), or leave rollout out");
+    }
+}
+
+/** A rollout argument: an object (`{ batchSize?, gate? }`), or undefined for the defaults. */
+export function rolloutObject<T extends object>(rollout: T | undefined, input = "rollout"): T | Record<string, never> {
+    if (rollout === undefined) return {};
+    if (!rollout || typeof rollout !== "object" || Array.isArray(rollout)) {
+        throw new InputError(input, `${showValue(rollout)} is not a rollout`, "give { batchSize?, gate? }");
+    }
+    return rollout;
+}
+
 /** The rollout's batch size: a whole number from 1; larger than the fleet means all at once. */
 export function validateBatchSize(value: unknown, input = "rollout.batchSize"): number {
     if (value === undefined) return 1;

@@ -10,6 +10,7 @@
  * cannot get (a timeout, an unreachable host) proves nothing: no restore is counted.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { HostTarget, HostTargetSettings } from "./hostTarget";
 
 /** What a probe of the site saw. */
 export interface ProbeObservation {
@@ -120,4 +121,21 @@ export class ServedRelease extends pulumi.dynamic.Resource {
     constructor(name: string, args: ServedReleaseArgs, opts?: pulumi.CustomResourceOptions) {
         super(servedReleaseProvider, name, { ...args, restores: undefined, lastDrift: undefined }, opts, "nginx", "ServedRelease");
     }
+}
+
+/** Where the machine running Pulumi reaches a host target's site: the SSH host, else the live check's address. */
+export function siteAddress(target: HostTarget, settings: HostTargetSettings): pulumi.Input<string> {
+    return target.kind === "ssh" ? pulumi.output(target.connection).apply((c) => c.host) : (settings.script.liveCheck.host ?? "127.0.0.1");
+}
+
+/** The drift check (`<name>-served`) of the site at `address`, which should serve `releaseId`. */
+export function servedReleaseFor(name: string, address: pulumi.Input<string>, settings: HostTargetSettings, releaseId: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): ServedRelease {
+    const check = settings.script.liveCheck;
+    const serverName = check.serverName ?? (typeof address === "string" ? address : "localhost");
+    return new ServedRelease(`${name}-served`, { host: address, port: check.port, serverName, releaseId }, opts);
+}
+
+/** The install script with the restore count as its last line: a restore counted by a refresh changes the command, so the next up installs again. */
+export function withRestoreCount(script: string, restores: number | undefined): string {
+    return `${script.replace(/\n*$/, "\n")}# mtls-nginx: restores after drift: ${restores ?? 0}\n`;
 }

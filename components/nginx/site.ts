@@ -4,11 +4,11 @@ import { HostFacts } from "../fleet/facts";
 import { FleetHost } from "../fleet/fleetHost";
 import { gateErrors, probeAllowErrors, resolveGate, ResolvedGate, SiteGateArgs } from "../fleet/gate";
 import { fleetListErrors, FleetTargets, HostPlace, samePlaceErrors, SiteFleetHost, withRenamedInputs } from "../fleet/hosts";
-import { planRollout, RolloutPlan, validateBatchSize } from "../fleet/rollout";
+import { planRollout, refuseRolloutWithoutFleet, rolloutObject, RolloutPlan, validateBatchSize } from "../fleet/rollout";
 import { ServerTlsMaterial } from "../pki/serverCertificate";
-import { InputError, InputErrors, showValue, throwIfAny } from "../util/errors";
+import { InputError, InputErrors, throwIfAny } from "../util/errors";
 import { DockerRuntime, createDockerRuntime } from "./dockerRuntime";
-import { ServedRelease } from "./drift";
+import { servedReleaseFor, siteAddress, withRestoreCount } from "./drift";
 import { DockerTarget, DockerTargetSettings, dockerInstallCommand, dockerInstallDirErrors, dockerUninstallCommand, resolveDockerTarget } from "./dockerTarget";
 import { HostTarget, HostTargetSettings, resolveHostTarget, uninstallInput, validateHostTarget } from "./hostTarget";
 import { InstallScriptInput, renderInstallScript, renderUninstallScript, validateInstallScriptInput } from "./install";
@@ -116,10 +116,7 @@ export function resolveFleetSiteArgs(
 ): ResolvedFleet {
     if (!args || !args.site) throw new InputError("site", "site and target are required", "pass { site, server, clientCaPem, target }");
     throwIfAny(fleetListErrors(args.target, "target"));
-    const rollout = args.rollout ?? {};
-    if (typeof rollout !== "object" || Array.isArray(rollout)) {
-        throw new InputError("rollout", `${showValue(rollout)} is not a rollout`, "give { batchSize?, gate? }");
-    }
+    const rollout: NginxSiteRolloutArgs = rolloutObject(args.rollout);
     const unknown = Object.keys(rollout).filter((k) => k !== "batchSize" && k !== "gate");
     throwIfAny(unknown.map((k) => new InputError(`rollout.${k}`, "unknown key", "use batchSize or gate")));
     const batchSize = validateBatchSize(rollout.batchSize, "rollout.batchSize");
@@ -198,6 +195,15 @@ export function releaseLayoutOf(target: HostTargetSettings | DockerTargetSetting
     return { installDir: target.installDir, dedicated: target.dedicated, ...(target.errorLogLevel !== undefined ? { errorLogLevel: target.errorLogLevel } : {}) };
 }
 
+/** The release (files, config, payload) of `site` with this server certificate and layout, once the PEMs are known. */
+function siteRelease(args: NginxSiteArgs, site: SiteDefinition, server: ServerTlsMaterial, layout: ReleaseLayout): pulumi.Output<SiteRelease> {
+    return pulumi
+        .all([server.fullChainPem, server.keyPem, args.clientCaPem, args.trustedCaPem, args.crlPem])
+        .apply(([serverFullChainPem, serverKeyPem, clientCaPem, trustedCaPem, crlPem]) =>
+            buildSiteRelease(site, { serverFullChainPem, serverKeyPem, clientCaPem, trustedCaPem, crlPem }, layout),
+        );
+}
+
 /**
  * An nginx mTLS site on a host. Renders the config and files (one release per content hash), then a
  * command resource installs them: staged and swapped atomically, `nginx -t`, graceful reload,
@@ -226,9 +232,7 @@ export class NginxSite extends pulumi.ComponentResource {
 
     constructor(name: string, args: NginxSiteArgs, opts?: pulumi.ComponentResourceOptions) {
         const has = { trustedCa: args?.trustedCaPem !== undefined, crl: args?.crlPem !== undefined };
-        if (args && args.rollout !== undefined && !Array.isArray(args.target)) {
-            throw new InputError("rollout", "applies to a list of targets only", "give target as a list of hosts ([{ name, kind, ... }]), or leave rollout out");
-        }
+        if (args && !Array.isArray(args.target)) refuseRolloutWithoutFleet(args.rollout);
         const fleet = args && Array.isArray(args.target) ? resolveFleetSiteArgs({ site: args.site, target: args.target, rollout: args.rollout }, has) : undefined;
         const { spec: placeholderSpec, target } = fleet ? { spec: fleet.hosts[0].spec, target: fleet.hosts[0].settings } : resolveNginxSiteArgs(args as { site: SiteDefinition; target: HostTarget | DockerTarget }, has);
         super("mtls-nginx:nginx:Site", name, {}, opts);
@@ -249,12 +253,7 @@ export class NginxSite extends pulumi.ComponentResource {
             return;
         }
 
-        const layout = releaseLayoutOf(target);
-        const release: pulumi.Output<SiteRelease> = pulumi
-            .all([args.server.fullChainPem, args.server.keyPem, args.clientCaPem, args.trustedCaPem, args.crlPem])
-            .apply(([serverFullChainPem, serverKeyPem, clientCaPem, trustedCaPem, crlPem]) =>
-                buildSiteRelease(args.site, { serverFullChainPem, serverKeyPem, clientCaPem, trustedCaPem, crlPem }, layout),
-            );
+        const release = siteRelease(args, args.site, args.server, releaseLayoutOf(target));
         // Hashes of the content (key included) and the config (paths only) carry no secret.
         this.releaseId = pulumi.unsecret(release.apply((r) => r.releaseId));
         const contentHash = pulumi.unsecret(release.apply((r) => r.contentHash));
@@ -268,9 +267,9 @@ export class NginxSite extends pulumi.ComponentResource {
         const uninstallScript = scriptInput.apply((s) => renderUninstallScript(uninstallInput(s)));
         // Host targets: a refresh that finds the site gone counts a restore, which changes the install
         // command's text (a comment), so the next up installs the release again (see drift.ts).
-        const served = target.kind === "docker" ? undefined : this.servedRelease(name, args.target as HostTarget, target as HostTargetSettings);
-        const withRestores = (script: pulumi.Input<string>): pulumi.Input<string> =>
-            served ? pulumi.all([served.restores, script]).apply(([n, s]) => `${s.replace(/\n*$/, "\n")}# mtls-nginx: restores after drift: ${n ?? 0}\n`) : script;
+        const served =
+            target.kind === "docker" ? undefined : servedReleaseFor(name, siteAddress(args.target as HostTarget, target), target, this.releaseId, { parent: this });
+        const withRestores = (script: pulumi.Input<string>): pulumi.Input<string> => (served ? pulumi.all([served.restores, script]).apply(([n, s]) => withRestoreCount(s, n)) : script);
         const common = {
             create: withRestores(installScript),
             update: withRestores(installScript),
@@ -333,12 +332,7 @@ export class NginxSite extends pulumi.ComponentResource {
             const cacheKey = JSON.stringify([h.entry.server ? h.key : "", h.site.serverNames ?? null, releaseLayoutOf(h.settings)]);
             let release = releases.get(cacheKey);
             if (!release) {
-                const layout = releaseLayoutOf(h.settings);
-                release = pulumi
-                    .all([server.fullChainPem, server.keyPem, args.clientCaPem, args.trustedCaPem, args.crlPem])
-                    .apply(([serverFullChainPem, serverKeyPem, clientCaPem, trustedCaPem, crlPem]) =>
-                        buildSiteRelease(h.site, { serverFullChainPem, serverKeyPem, clientCaPem, trustedCaPem, crlPem }, layout),
-                    );
+                release = siteRelease(args, h.site, server, releaseLayoutOf(h.settings));
                 releases.set(cacheKey, release);
             }
             return release;
@@ -369,11 +363,4 @@ export class NginxSite extends pulumi.ComponentResource {
         return { hosts: Object.fromEntries(fleet.hosts.map((h) => [h.key, hosts[h.key]])), facts, siteConf };
     }
 
-    /** The drift check of a host target: where the machine running Pulumi reaches the site. */
-    private servedRelease(name: string, args: HostTarget, target: HostTargetSettings): ServedRelease {
-        const check = target.script.liveCheck;
-        const host = args.kind === "ssh" ? pulumi.output(args.connection).apply((c) => c.host) : (check.host ?? "127.0.0.1");
-        const serverName = check.serverName ?? (typeof host === "string" ? host : "localhost");
-        return new ServedRelease(`${name}-served`, { host, port: check.port, serverName, releaseId: this.releaseId }, { parent: this });
-    }
 }
