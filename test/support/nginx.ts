@@ -85,6 +85,16 @@ function readPid(pidFile: string): number | undefined {
     }
 }
 
+/** Whether a process runs (exists and is not a zombie waiting to be reaped). */
+export function processRunning(pid: number): boolean {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    } catch {
+        return false;
+    }
+}
+
 /** Runs `nginx -t` on a config; returns nginx's exit status and combined output. */
 export function nginxTest(prefix: string, conf: string): { ok: boolean; output: string } {
     const result = spawnSync(NGINX_BIN, ["-t", "-p", prefix, "-c", conf], { encoding: "utf8" });
