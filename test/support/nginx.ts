@@ -88,8 +88,9 @@ function readPid(pidFile: string): number | undefined {
 /** Whether a process runs (exists and is not a zombie waiting to be reaped). */
 export function processRunning(pid: number): boolean {
     try {
+        // /proc/PID/stat: "pid (comm) state ..."; comm may hold spaces and parentheses.
         const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+        return stat[stat.lastIndexOf(")") + 2] !== "Z";
     } catch {
         return false;
     }
